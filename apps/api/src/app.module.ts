@@ -1,0 +1,33 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { AppConfig } from '#common';
+import { DataPlaneModule } from '#data-plane';
+import { DatabaseModule } from '#db';
+import { DbosModule } from '#dbos';
+import { ProofModule } from '#proof';
+
+export interface ResolvedDatabases {
+  readonly appDatabaseUrl: string;
+  readonly systemDatabaseUrl: string;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, databases: ResolvedDatabases): DynamicModule {
+    const serveHttp = config.appRole !== 'worker';
+    return {
+      module: AppModule,
+      imports: [
+        DatabaseModule.forRoot({ url: databases.appDatabaseUrl }),
+        DbosModule.forRoot({
+          systemDatabaseUrl: databases.systemDatabaseUrl,
+          appVersion: config.appVersion,
+          executorId: config.executorId,
+          logLevel: config.logLevel,
+          ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
+        }),
+        DataPlaneModule.forRoot({ httpConnectorAllowlist: config.httpConnectorAllowlist, serveHttp }),
+        ProofModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,25 @@
+import { Logger } from '@nestjs/common';
+import { join } from 'node:path';
+import { type AppConfig, projectRoot } from '#common';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '#db';
+import type { ResolvedDatabases } from './app.module.js';
+
+export interface Databases extends ResolvedDatabases {
+  readonly embedded: EmbeddedPostgres | undefined;
+}
+
+/** DATABASE_URL when set; otherwise the embedded Postgres under .data/pg. System DB defaults to the app DB. */
+export async function resolveDatabases(config: AppConfig): Promise<Databases> {
+  if (config.databaseUrl) {
+    return { appDatabaseUrl: config.databaseUrl, systemDatabaseUrl: config.systemDatabaseUrl ?? config.databaseUrl, embedded: undefined };
+  }
+  const logger = new Logger('Postgres');
+  const embedded = await startEmbeddedPostgres({
+    dataDir: join(projectRoot(), '.data', 'pg'),
+    port: config.embeddedPgPort,
+    database: 'durable_ops',
+    log: (line) => logger.log(line),
+  });
+  logger.log(`no DATABASE_URL: embedded Postgres at ${embedded.url} (data in .data/pg)`);
+  return { appDatabaseUrl: embedded.url, systemDatabaseUrl: embedded.url, embedded };
+}

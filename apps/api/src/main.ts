@@ -1,0 +1,54 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigError, loadConfig } from '#common';
+import { AppModule } from './app.module.js';
+import { configureApp, nestLogLevels } from './configure.js';
+import { resolveDatabases } from './databases.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  Logger.overrideLogger(nestLogLevels(config.logLevel));
+  const logger = new Logger('Boot');
+  const databases = await resolveDatabases(config);
+
+  let closing: Promise<void> | undefined;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databases), {
+    bodyParser: false,
+    logger: nestLogLevels(config.logLevel),
+  });
+  configureApp(app, config);
+
+  // Graceful stop: the service (and DBOS) first, the embedded Postgres last.
+  const shutdown = (signal: string): void => {
+    closing ??= (async () => {
+      logger.log(`${signal}: shutting down`);
+      await app.close();
+      await databases.embedded?.stop();
+    })().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await databases.embedded?.stop();
+    throw error;
+  }
+  logger.log(`Durable Ops ${config.appVersion} (${config.appRole}) on http://127.0.0.1:${config.port} — Swagger UI at /api/docs`);
+}
+
+main().catch((error: unknown) => {
+  // One clear line for configuration errors; the stack for anything else.
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,23 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { ConfigError, loadConfig } from '#common';
+import { migrate } from '#db';
+import { resolveDatabases } from './databases.js';
+
+/** `npm run db:migrate`: the app migrations, then the DBOS system schema. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const databases = await resolveDatabases(config);
+  try {
+    const result = await migrate(databases.appDatabaseUrl);
+    console.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : `app schema up to date (${result.skipped} migrations)`);
+    await DBOS.migrate(databases.systemDatabaseUrl);
+    console.log('DBOS system schema up to date');
+  } finally {
+    await databases.embedded?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import { packageVersion } from './project.js';
+
+export type AppRole = 'all' | 'api' | 'worker';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+const ROLES: readonly AppRole[] = ['all', 'api', 'worker'];
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Undefined means: start the embedded Postgres and use it. */
+  readonly databaseUrl: string | undefined;
+  readonly systemDatabaseUrl: string | undefined;
+  readonly embeddedPgPort: number | undefined;
+  readonly appVersion: string;
+  readonly appRole: AppRole;
+  readonly executorId: string;
+  readonly httpConnectorAllowlist: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly bodyLimit: string;
+  readonly production: boolean;
+}
+
+/** Thrown for a bad environment; its message is the one line the boot prints. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function port(env: Env, name: string): number | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > 65535) throw new ConfigError(name, `must be a port number 1..65535 (got "${raw}")`);
+  return value;
+}
+
+function postgresUrl(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError(name, `must be a postgres:// URL (got ${url.protocol})`);
+  if (url.pathname.length <= 1) throw new ConfigError(name, 'must name a database (postgres://host:port/DBNAME)');
+  return raw;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!allowed.includes(value)) throw new ConfigError(name, `must be one of ${allowed.join('|')} (got "${raw}")`);
+  return value;
+}
+
+function allowlist(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((prefix) => {
+    const trimmed = prefix.trim();
+    let url: URL;
+    try {
+      url = new URL(trimmed);
+    } catch {
+      throw new ConfigError(name, `must be a comma-separated list of http(s) URL prefixes (bad entry "${trimmed}")`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `entries must be http(s) URLs (bad entry "${trimmed}")`);
+    return trimmed;
+  });
+}
+
+/** Reads and validates the environment once, at boot. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const listenPort = port(env, 'PORT') ?? 3000;
+  const appVersion = optional(env, 'APP_VERSION') ?? packageVersion();
+  if (!/^[\w.+-]{1,64}$/.test(appVersion)) throw new ConfigError('APP_VERSION', 'must be 1..64 characters of [A-Za-z0-9_.+-]');
+  const executorId = optional(env, 'DBOS_EXECUTOR_ID') ?? `${hostname()}:${listenPort}`;
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  const systemDatabaseUrl = postgresUrl(env, 'DBOS_SYSTEM_DATABASE_URL');
+  if (systemDatabaseUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError('DBOS_SYSTEM_DATABASE_URL', 'is set but DATABASE_URL is not (set both, or neither for the embedded Postgres)');
+  }
+  const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
+  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
+  return {
+    port: listenPort,
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    systemDatabaseUrl,
+    embeddedPgPort: port(env, 'EMBEDDED_PG_PORT'),
+    appVersion,
+    appRole: oneOf(env, 'APP_ROLE', ROLES, 'all'),
+    executorId,
+    httpConnectorAllowlist: allowlist(env, 'HTTP_CONNECTOR_ALLOWLIST'),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    bodyLimit,
+    production: optional(env, 'NODE_ENV') === 'production',
+  };
+}

@@ -1,0 +1,3 @@
+export * from './cursor.js';
+export * from './intents.schema.js';
+export * from './runs.schema.js';

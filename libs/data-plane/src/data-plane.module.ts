@@ -1,0 +1,47 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ConnectorRegistry } from './connectors/connector.registry.js';
+import { EchoConnector } from './connectors/echo.connector.js';
+import { FaultConnector } from './connectors/fault.connector.js';
+import { HttpConnector } from './connectors/http.connector.js';
+import { IntentWorkflow } from './intent.workflow.js';
+import { IntentsController } from './intents.controller.js';
+import { IntentsRepository } from './intents.repository.js';
+import { IntentsService } from './intents.service.js';
+import { ReceiptsRepository } from './receipts.repository.js';
+import { RunsController } from './runs.controller.js';
+import { RunsRepository } from './runs.repository.js';
+import { RunsService } from './runs.service.js';
+import { SettingsRepository } from './settings.repository.js';
+
+export interface DataPlaneOptions {
+  readonly httpConnectorAllowlist: readonly string[];
+  /** false for a worker process: it runs workflows but serves no data-plane routes. */
+  readonly serveHttp?: boolean;
+}
+
+/** The product-facing plane: intents, runs and the IntentWorkflow that executes them. */
+@Module({})
+export class DataPlaneModule {
+  static forRoot(options: DataPlaneOptions): DynamicModule {
+    return {
+      module: DataPlaneModule,
+      controllers: options.serveHttp === false ? [] : [IntentsController, RunsController],
+      providers: [
+        IntentsRepository,
+        RunsRepository,
+        ReceiptsRepository,
+        SettingsRepository,
+        IntentsService,
+        RunsService,
+        IntentWorkflow,
+        {
+          provide: ConnectorRegistry,
+          inject: [SettingsRepository],
+          useFactory: (settings: SettingsRepository) =>
+            new ConnectorRegistry([new EchoConnector(), new HttpConnector(options.httpConnectorAllowlist), new FaultConnector((key) => settings.get(key))]),
+        },
+      ],
+      exports: [RunsRepository, IntentWorkflow],
+    };
+  }
+}

@@ -1,0 +1,7 @@
+export * from './connectors/connector.js';
+export * from './connectors/connector.registry.js';
+export * from './data-plane.module.js';
+export * from './intent.workflow.js';
+export * from './planner.js';
+export * from './runs.repository.js';
+export * from './runs.service.js';

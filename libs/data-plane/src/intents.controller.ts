@@ -1,0 +1,37 @@
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CreateIntentRequest, IntentCreated, IntentPage, IntentView, ListIntentsQuery } from '#contracts';
+import { IntentsService } from './intents.service.js';
+
+@ApiTags('intents')
+@Controller('api/intents')
+export class IntentsController {
+  constructor(private readonly intents: IntentsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an intent (content-addressed: the same intent again answers 200 with the same id)' })
+  @ApiCreatedResponse({ type: IntentCreated, description: 'created' })
+  @ApiOkResponse({ type: IntentCreated, description: 'the same intent already existed' })
+  @ApiBadRequestResponse({ description: 'validation failed; nothing was written' })
+  async create(@Body() body: CreateIntentRequest, @Res({ passthrough: true }) res: Response): Promise<IntentCreated> {
+    const { intentId, created } = await this.intents.create(body);
+    res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
+    return { intentId };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List intents, newest first' })
+  @ApiOkResponse({ type: IntentPage })
+  list(@Query() query: ListIntentsQuery): Promise<IntentPage> {
+    return this.intents.list(query.limit, query.cursor);
+  }
+
+  @Get(':intentId')
+  @ApiOperation({ summary: 'Read one intent' })
+  @ApiOkResponse({ type: IntentView })
+  @ApiNotFoundResponse()
+  get(@Param('intentId') intentId: string): Promise<IntentView> {
+    return this.intents.get(intentId);
+  }
+}

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { Database } from '#db';
+import type { Keyset } from '#contracts';
+
+export interface IntentRow {
+  id: string;
+  goal: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  created_key: string;
+}
+
+const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
+
+@Injectable()
+export class IntentsRepository {
+  constructor(private readonly db: Database) {}
+
+  /** True when this call created the row; false when the same intent already existed. */
+  async insert(intent: { id: string; goal: string; payload: Record<string, unknown>; hash: string }): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('app.intents')
+      .values({ id: intent.id, goal: intent.goal, payload: JSON.stringify(intent.payload), intent_hash: intent.hash })
+      .onConflict((oc) => oc.column('intent_hash').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    return inserted !== undefined;
+  }
+
+  find(id: string): Promise<IntentRow | undefined> {
+    return this.db.selectFrom('app.intents').select(['id', 'goal', 'payload', 'created_at', createdKey]).where('id', '=', id).executeTakeFirst();
+  }
+
+  list(limit: number, after: Keyset | undefined): Promise<IntentRow[]> {
+    let query = this.db.selectFrom('app.intents').select(['id', 'goal', 'payload', 'created_at', createdKey]);
+    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id})`);
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { NotFound, ValidationFailed, canonicalJson, sha256 } from '#common';
+import { type CreateIntentRequest, type IntentPage, type IntentView, decodeCursor, encodeCursor } from '#contracts';
+import { ConnectorRegistry } from './connectors/connector.registry.js';
+import { IntentsRepository, type IntentRow } from './intents.repository.js';
+import type { IntentPayload } from './planner.js';
+
+@Injectable()
+export class IntentsService {
+  constructor(
+    private readonly intents: IntentsRepository,
+    private readonly connectors: ConnectorRegistry,
+  ) {}
+
+  /**
+   * Content-addressed: the id is a hash of the canonical intent, so the same intent is the same row.
+   * Every task is checked against its connector here, so a bad task is a 400 now, never a failed run later.
+   */
+  async create(request: CreateIntentRequest): Promise<{ intentId: string; created: boolean }> {
+    const payload = JSON.parse(JSON.stringify({ inputs: request.inputs, constraints: request.constraints, connectors: request.connectors })) as IntentPayload;
+    this.checkTasks(payload);
+    if (payload.constraints.notBefore !== undefined && Number.isNaN(Date.parse(payload.constraints.notBefore))) {
+      throw new ValidationFailed([{ path: 'constraints.notBefore', message: 'notBefore must be an ISO 8601 instant' }]);
+    }
+    const canonical = canonicalJson({ goal: request.goal, ...payload });
+    const hash = sha256(canonical);
+    const intentId = `it_${hash.slice(0, 32)}`;
+    const created = await this.intents.insert({ id: intentId, goal: request.goal, payload: payload as unknown as Record<string, unknown>, hash });
+    return { intentId, created };
+  }
+
+  private checkTasks(payload: IntentPayload): void {
+    const allowed = payload.connectors ? new Set(payload.connectors) : undefined;
+    payload.inputs.tasks.forEach((task, index) => {
+      const path = `inputs.tasks.${index}`;
+      if (allowed && !allowed.has(task.connector)) {
+        throw new ValidationFailed([{ path: `${path}.connector`, message: `connector "${task.connector}" is not in this intent's connectors (${[...allowed].join(', ')})` }]);
+      }
+      this.connectors.get(task.connector, `${path}.connector`).parseArgs(task.args, `${path}.args`);
+    });
+  }
+
+  async get(intentId: string): Promise<IntentView> {
+    const row = await this.intents.find(intentId);
+    if (!row) throw new NotFound(`intent ${intentId} not found`);
+    return toView(row);
+  }
+
+  async list(limit = 50, cursor?: string): Promise<IntentPage> {
+    const rows = await this.intents.list(limit + 1, cursor ? decodeCursor(cursor) : undefined);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map(toView), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_key, id: last.id }) : null };
+  }
+}
+
+function toView(row: IntentRow): IntentView {
+  const payload = row.payload as unknown as IntentPayload;
+  return {
+    intentId: row.id,
+    goal: row.goal,
+    inputs: payload.inputs as IntentView['inputs'],
+    constraints: payload.constraints,
+    ...(payload.connectors ? { connectors: [...payload.connectors] } : {}),
+    createdAt: row.created_at.toISOString(),
+  };
+}

@@ -1,0 +1,211 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Transaction } from 'kysely';
+import { canonicalJson, sha256 } from '#common';
+import type { Keyset } from '#contracts';
+import { Database, type DB, type NextAction, type RunStatus, type StepPhase } from '#db';
+
+export interface RunRow {
+  id: string;
+  intent_id: string;
+  idempotency_key: string | null;
+  lineage_root: string;
+  queue_name: string;
+  status: RunStatus;
+  last_step: string | null;
+  next_action: NextAction;
+  error: unknown;
+  forked_from: string | null;
+  trace_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  created_key: string;
+}
+
+export interface NewRun {
+  id: string;
+  intentId: string;
+  idempotencyKey: string | null;
+  lineageRoot: string;
+  queue: string;
+  forkedFrom?: string | null;
+}
+
+export interface ArtifactInput {
+  readonly idx: number;
+  readonly kind: string;
+  readonly body: unknown;
+}
+
+export interface StepRecord {
+  readonly runId: string;
+  readonly stepId: string;
+  readonly attempt: number;
+  readonly phase: StepPhase;
+  readonly output: unknown;
+  readonly startedAt: Date;
+  readonly artifacts: readonly ArtifactInput[];
+  /** The projection this step moves the run to; a canceled run is never moved by a step. */
+  readonly projection?: { status: RunStatus; nextAction: NextAction; error?: unknown };
+}
+
+/** A step replayed with a different artifact than the one it recorded: determinism is broken. */
+export class ReplayMismatchError extends Error {
+  override readonly name = 'ReplayMismatchError';
+}
+
+const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
+const RUN_COLUMNS = [
+  'id',
+  'intent_id',
+  'idempotency_key',
+  'lineage_root',
+  'queue_name',
+  'status',
+  'last_step',
+  'next_action',
+  'error',
+  'forked_from',
+  'trace_id',
+  'created_at',
+  'updated_at',
+] as const;
+
+@Injectable()
+export class RunsRepository {
+  constructor(private readonly db: Database) {}
+
+  /** True when this call created the run row. */
+  async insert(run: NewRun): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('app.runs')
+      .values({
+        id: run.id,
+        intent_id: run.intentId,
+        idempotency_key: run.idempotencyKey,
+        lineage_root: run.lineageRoot,
+        queue_name: run.queue,
+        status: 'queued',
+        next_action: 'WAIT',
+        forked_from: run.forkedFrom ?? null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    return inserted !== undefined;
+  }
+
+  find(id: string): Promise<RunRow | undefined> {
+    return this.db
+      .selectFrom('app.runs')
+      .select([...RUN_COLUMNS, createdKey])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  list(filter: { status?: RunStatus | undefined; intentId?: string | undefined }, limit: number, after: Keyset | undefined): Promise<RunRow[]> {
+    let query = this.db.selectFrom('app.runs').select([...RUN_COLUMNS, createdKey]);
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.intentId) query = query.where('intent_id', '=', filter.intentId);
+    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id})`);
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  marks(runId: string) {
+    return this.db
+      .selectFrom('app.run_steps')
+      .select(['step_id', 'attempt', 'phase', 'started_at', 'finished_at'])
+      .where('run_id', '=', runId)
+      .orderBy('finished_at')
+      .orderBy('step_id')
+      .orderBy('attempt')
+      .execute();
+  }
+
+  artifacts(runId: string) {
+    return this.db
+      .selectFrom('app.artifacts')
+      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
+      .where('run_id', '=', runId)
+      .where('step_id', '<>', 'OPS')
+      .orderBy('id')
+      .execute();
+  }
+
+  artifact(runId: string, artifactId: string) {
+    return this.db
+      .selectFrom('app.artifacts')
+      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
+      .where('run_id', '=', runId)
+      .where('id', '=', artifactId)
+      .where('step_id', '<>', 'OPS')
+      .executeTakeFirst();
+  }
+
+  /**
+   * A step's app writes in one transaction: its mark, its artifacts and the run projection. Marks
+   * and artifacts are keyed, so a step that replays after a crash writes nothing twice; an artifact
+   * that replays with different content is a ReplayMismatchError.
+   */
+  async recordStep(record: StepRecord): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('app.run_steps')
+        .values({
+          run_id: record.runId,
+          step_id: record.stepId,
+          attempt: record.attempt,
+          phase: record.phase,
+          output: record.output === undefined ? null : JSON.stringify(record.output),
+          started_at: record.startedAt,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      for (const artifact of record.artifacts) await this.insertArtifact(tx, record.runId, record.stepId, artifact);
+      if (record.projection) {
+        await tx
+          .updateTable('app.runs')
+          .set({
+            status: record.projection.status,
+            next_action: record.projection.nextAction,
+            last_step: record.stepId,
+            error: record.projection.error === undefined ? null : JSON.stringify(record.projection.error),
+            updated_at: sql`now()`,
+          })
+          .where('id', '=', record.runId)
+          .where('status', '<>', 'canceled')
+          .execute();
+      }
+    });
+  }
+
+  private async insertArtifact(tx: Transaction<DB>, runId: string, stepId: string, artifact: ArtifactInput): Promise<void> {
+    const body = canonicalJson(artifact.body);
+    const digest = sha256(body);
+    const inserted = await tx
+      .insertInto('app.artifacts')
+      .values({ run_id: runId, step_id: stepId, idx: artifact.idx, kind: artifact.kind, inline: body, sha256: digest })
+      .onConflict((oc) => oc.constraint('artifacts_unique').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted) return;
+    const existing = await tx
+      .selectFrom('app.artifacts')
+      .select('sha256')
+      .where('run_id', '=', runId)
+      .where('step_id', '=', stepId)
+      .where('idx', '=', artifact.idx)
+      .where('action_id', 'is', null)
+      .executeTakeFirstOrThrow();
+    if (existing.sha256 !== digest) throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
+  }
+
+  /** The run failed: kept error, REPAIR. Idempotent, so a recovered workflow may call it again. */
+  async markFailed(runId: string, stepId: string | null, error: { name: string; message: string; step?: string }): Promise<void> {
+    await this.db
+      .updateTable('app.runs')
+      .set({ status: 'failed', next_action: 'REPAIR', error: JSON.stringify(error), ...(stepId ? { last_step: stepId } : {}), updated_at: sql`now()` })
+      .where('id', '=', runId)
+      .where('status', '<>', 'canceled')
+      .execute();
+  }
+}

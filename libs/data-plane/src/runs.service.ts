@@ -1,0 +1,141 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Conflict, NotFound, sha256 } from '#common';
+import { type ArtifactView, type ListRunsQuery, type RunArtifacts, type RunHeader, type RunPage, type RunStep, type RunSteps, type RunView, type StartRunRequest, decodeCursor, encodeCursor } from '#contracts';
+import { DEFAULT_QUEUE, DbosService } from '#dbos';
+import { IntentsRepository } from './intents.repository.js';
+import { IntentWorkflow } from './intent.workflow.js';
+import { RunsRepository, type RunRow } from './runs.repository.js';
+
+/** Time-ordered, unguessable run IDs; an idempotency key maps to one fixed ID instead. */
+type StepInfo = NonNullable<Awaited<ReturnType<typeof DBOS.listWorkflowSteps>>>[number];
+
+export function newRunId(idempotencyKey?: string): string {
+  if (idempotencyKey !== undefined) return `run_${sha256(`idempotency\n${idempotencyKey}`).slice(0, 32)}`;
+  return `run_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
+}
+
+@Injectable()
+export class RunsService {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly intents: IntentsRepository,
+    private readonly workflow: IntentWorkflow,
+    private readonly dbos: DbosService,
+  ) {}
+
+  /**
+   * Writes the run row, then enqueues the workflow under the run ID. Both are idempotent, so a
+   * retried request (same idempotencyKey) repairs a start that a crash cut in half.
+   */
+  async start(request: StartRunRequest): Promise<{ run: RunHeader; created: boolean }> {
+    const intent = await this.intents.find(request.intentId);
+    if (!intent) throw new NotFound(`intent ${request.intentId} not found`);
+    const runId = newRunId(request.idempotencyKey);
+    const existing = await this.runs.find(runId);
+    if (existing && existing.intent_id !== request.intentId) {
+      throw new Conflict(`idempotencyKey was already used to start a run of intent ${existing.intent_id}`, existing.status, 'use a new idempotencyKey for a different intent');
+    }
+    const created = existing ? false : await this.runs.insert({ id: runId, intentId: intent.id, idempotencyKey: request.idempotencyKey ?? null, lineageRoot: runId, queue: DEFAULT_QUEUE });
+    await this.dbos.enqueue(
+      this.workflow.workflow,
+      { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
+      { intentId: intent.id, lineageRoot: runId },
+    );
+    return { run: toHeader(await this.mustFind(runId)), created };
+  }
+
+  async list(query: ListRunsQuery): Promise<RunPage> {
+    const limit = query.limit ?? 50;
+    const rows = await this.runs.list({ status: query.status, intentId: query.intentId }, limit + 1, query.cursor ? decodeCursor(query.cursor) : undefined);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map(toHeader), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_key, id: last.id }) : null };
+  }
+
+  async get(runId: string): Promise<RunView> {
+    const row = await this.mustFind(runId);
+    const [status, marks, artifacts] = await Promise.all([DBOS.getWorkflowStatus(runId), this.runs.marks(runId), this.runs.artifacts(runId)]);
+    return {
+      ...toHeader(row),
+      dbosStatus: status?.status ?? null,
+      marks: marks.map((m) => ({ stepId: m.step_id, attempt: m.attempt, phase: m.phase, startedAt: m.started_at?.toISOString() ?? null, finishedAt: m.finished_at.toISOString() })),
+      artifacts: artifacts.map((a) => {
+        const { inline: _inline, uri: _uri, ...ref } = toArtifact(a);
+        return ref;
+      }),
+    };
+  }
+
+  async steps(runId: string): Promise<RunSteps> {
+    await this.mustFind(runId);
+    const steps = (await DBOS.listWorkflowSteps(runId)) ?? [];
+    return { runId, steps: steps.map(toStep) };
+  }
+
+  async artifacts(runId: string): Promise<RunArtifacts> {
+    await this.mustFind(runId);
+    return { runId, artifacts: (await this.runs.artifacts(runId)).map(toArtifact) };
+  }
+
+  async artifact(runId: string, artifactId: string): Promise<ArtifactView> {
+    await this.mustFind(runId);
+    const row = /^\d{1,18}$/.test(artifactId) ? await this.runs.artifact(runId, artifactId) : undefined;
+    if (!row) throw new NotFound(`artifact ${artifactId} of run ${runId} not found`);
+    return toArtifact(row);
+  }
+
+  private async mustFind(runId: string): Promise<RunRow> {
+    const row = await this.runs.find(runId);
+    if (!row) throw new NotFound(`run ${runId} not found`);
+    return row;
+  }
+}
+
+export function toHeader(row: RunRow): RunHeader {
+  return {
+    runId: row.id,
+    workflowID: row.id,
+    intentId: row.intent_id,
+    status: row.status,
+    nextAction: row.next_action,
+    lastStep: row.last_step,
+    error: (row.error ?? null) as RunHeader['error'],
+    queue: row.queue_name,
+    forkedFrom: row.forked_from,
+    traceId: row.trace_id,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function toArtifact(row: { id: string; step_id: string; idx: number; kind: string; mime: string; sha256: string; inline: unknown; uri: string | null; created_at: Date }): ArtifactView {
+  return {
+    artifactId: String(row.id),
+    stepId: row.step_id,
+    idx: row.idx,
+    kind: row.kind,
+    mime: row.mime,
+    sha256: row.sha256,
+    createdAt: row.created_at.toISOString(),
+    inline: row.inline,
+    uri: row.uri,
+  };
+}
+
+export function toStep(step: StepInfo): RunStep {
+  const started = step.startedAtEpochMs ?? null;
+  const completed = step.completedAtEpochMs ?? null;
+  return {
+    stepN: step.functionID + 1,
+    functionId: step.functionID,
+    name: step.name,
+    status: step.error ? 'failed' : completed !== null ? 'succeeded' : 'running',
+    startedAt: started !== null ? new Date(started).toISOString() : null,
+    completedAt: completed !== null ? new Date(completed).toISOString() : null,
+    durationMs: started !== null && completed !== null ? completed - started : null,
+    error: step.error ? { name: step.error.name, message: step.error.message } : null,
+    childWorkflowID: step.childWorkflowID,
+  };
+}

@@ -1,0 +1,4 @@
+export * from './database.module.js';
+export * from './embedded.js';
+export * from './migrator.js';
+export * from './schema.js';

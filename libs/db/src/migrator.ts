@@ -1,0 +1,64 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { projectRoot, sha256 } from '#common';
+
+/** Any constant shared by every process that migrates this database. */
+const MIGRATION_LOCK_KEY = 720_401_337;
+
+export interface MigrationResult {
+  readonly applied: string[];
+  readonly skipped: number;
+}
+
+export function migrationsDir(): string {
+  return join(projectRoot(), 'db', 'migrations');
+}
+
+/**
+ * Applies db/migrations/*.sql in name order, each in its own transaction, under a session-level
+ * advisory lock so concurrent boots serialize. An applied migration whose file changed is an error:
+ * migrations are frozen once they land.
+ */
+export async function migrate(databaseUrl: string, dir = migrationsDir()): Promise<MigrationResult> {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'durable-ops-migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(
+      `CREATE SCHEMA IF NOT EXISTS app;
+       CREATE TABLE IF NOT EXISTS app.schema_migrations (
+         name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Map(
+      (await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM app.schema_migrations')).rows.map((r) => [r.name, r.checksum]),
+    );
+    const applied: string[] = [];
+    for (const file of files) {
+      const sql = readFileSync(join(dir, file), 'utf8');
+      const checksum = sha256(sql);
+      const previous = done.get(file);
+      if (previous !== undefined) {
+        if (previous !== checksum) throw new Error(`migration ${file} changed after it was applied (frozen migrations must not be edited; add a new one)`);
+        continue;
+      }
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO app.schema_migrations (name, checksum) VALUES ($1, $2)', [file, checksum]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed: ${(error as Error).message}`);
+      }
+      applied.push(file);
+    }
+    return { applied, skipped: files.length - applied.length };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+}

@@ -1,0 +1,90 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+/** The typed app schema (db/migrations); one file, kept in step with the SQL by db.int-spec.ts. */
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'canceled';
+export type NextAction = 'NONE' | 'WAIT' | 'RESUME' | 'REPAIR';
+export type StepPhase = 'completed' | 'failed' | 'reused';
+export type ReceiptStatus = 'pending' | 'succeeded' | 'failed';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string, string>;
+
+export interface IntentsTable {
+  id: string;
+  goal: string;
+  payload: JSONColumnType<Record<string, unknown>, string, string>;
+  intent_hash: string;
+  created_at: Timestamp;
+}
+
+export interface RunsTable {
+  id: string;
+  intent_id: string;
+  idempotency_key: string | null;
+  lineage_root: string;
+  queue_name: string;
+  status: RunStatus;
+  last_step: string | null;
+  next_action: NextAction;
+  error: ColumnType<unknown, string | null, string | null>;
+  forked_from: string | null;
+  trace_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RunStepsTable {
+  run_id: string;
+  step_id: string;
+  attempt: number;
+  phase: StepPhase;
+  output: ColumnType<unknown, string | null, string | null>;
+  trace_id: string | null;
+  span_id: string | null;
+  started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  finished_at: Timestamp;
+}
+
+export interface ArtifactsTable {
+  id: Generated<string>;
+  run_id: string;
+  step_id: string;
+  idx: number;
+  kind: string;
+  mime: ColumnType<string, string | undefined, string>;
+  inline: ColumnType<unknown, string | null, string | null>;
+  uri: string | null;
+  sha256: string;
+  action_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface TaskReceiptsTable {
+  task_key: string;
+  run_id: string;
+  lineage_root: string;
+  task_index: number;
+  connector: string;
+  status: ReceiptStatus;
+  attempts: ColumnType<number, number | undefined, number>;
+  seen_count: ColumnType<number, number | undefined, number>;
+  output: Json | null;
+  error: Json | null;
+  first_seen_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: Timestamp;
+}
+
+export interface DB {
+  'app.intents': IntentsTable;
+  'app.runs': RunsTable;
+  'app.run_steps': RunStepsTable;
+  'app.artifacts': ArtifactsTable;
+  'app.task_receipts': TaskReceiptsTable;
+  'app.settings': SettingsTable;
+}

@@ -1,0 +1,93 @@
+import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { QUEUES, isQueueName, type QueueName } from './queues.js';
+
+export const DBOS_OPTIONS = Symbol('DBOS_OPTIONS');
+
+/** The DBOS application name is constant: a version name belongs to one app name per system database. */
+export const DBOS_APP_NAME = 'durable-ops';
+
+export interface DbosOptions {
+  readonly systemDatabaseUrl: string;
+  readonly appVersion: string;
+  readonly executorId: string;
+  readonly logLevel: string;
+  /** Queues this process dequeues from; [] for an API-only process. Default: all. */
+  readonly listenQueues?: readonly QueueName[];
+}
+
+export class UnknownQueueError extends Error {
+  constructor(name: string) {
+    super(`unknown queue "${name}" (registered: ${Object.keys(QUEUES).join(', ')})`);
+    this.name = 'UnknownQueueError';
+  }
+}
+
+export interface EnqueueParams {
+  readonly workflowID: string;
+  readonly queueName: string;
+  readonly priority?: number | undefined;
+  readonly timeoutMS?: number | undefined;
+  readonly queuePartitionKey?: string | undefined;
+}
+
+/**
+ * The one DBOS runtime of the process. Planes register their workflows in their constructors or
+ * onModuleInit (Nest runs every onModuleInit before any onApplicationBootstrap), so registration
+ * always precedes DBOS.launch(); queues are registered right after it.
+ */
+@Injectable()
+export class DbosService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('DBOS');
+  private launchedAt: Date | undefined;
+
+  constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {}
+
+  get launched(): boolean {
+    return this.launchedAt !== undefined;
+  }
+
+  get appVersion(): string {
+    return this.options.appVersion;
+  }
+
+  get executorId(): string {
+    return this.options.executorId;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    DBOS.setConfig({
+      name: DBOS_APP_NAME,
+      systemDatabaseUrl: this.options.systemDatabaseUrl,
+      applicationVersion: this.options.appVersion,
+      executorID: this.options.executorId,
+      logLevel: this.options.logLevel,
+      runAdminServer: false,
+      ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
+    });
+    await DBOS.launch();
+    for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, options);
+    this.launchedAt = new Date();
+    this.logger.log(`launched: appVersion=${this.options.appVersion} executorID=${this.options.executorId}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.launched) return;
+    this.launchedAt = undefined;
+    await DBOS.shutdown();
+  }
+
+  /** Starts `workflow` on a registered queue under a caller-chosen (idempotent) workflow ID. */
+  async enqueue<Args extends unknown[], R>(workflow: (...args: Args) => Promise<R>, params: EnqueueParams, ...args: Args): Promise<WorkflowHandle<R>> {
+    if (!isQueueName(params.queueName)) throw new UnknownQueueError(params.queueName);
+    return DBOS.startWorkflow(workflow, {
+      workflowID: params.workflowID,
+      queueName: params.queueName,
+      ...(params.timeoutMS !== undefined ? { timeoutMS: params.timeoutMS } : {}),
+      enqueueOptions: {
+        ...(params.priority !== undefined ? { priority: params.priority } : {}),
+        ...(params.queuePartitionKey !== undefined ? { queuePartitionKey: params.queuePartitionKey } : {}),
+      },
+    })(...args);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './dbos.module.js';
+export * from './dbos.service.js';
+export * from './queues.js';
