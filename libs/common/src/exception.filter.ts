@@ -61,8 +61,10 @@ export class LatticeExceptionFilter implements ExceptionFilter {
       }
       return { status, body: { error: exception.kind, message: exception.message } };
     }
-    if (isBodyParserError(exception)) {
-      const message = BODY_PARSER_MESSAGES[exception.type] ?? 'the body could not be read';
+    // Express wraps body-parser failures in an HttpException whose cause is the original error.
+    const bodyError = exception instanceof HttpException && isBodyParserError(exception.cause) ? exception.cause : exception;
+    if (isBodyParserError(bodyError)) {
+      const message = BODY_PARSER_MESSAGES[bodyError.type] ?? 'the body could not be read';
       return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message }] } };
     }
     if (exception instanceof HttpException) {
