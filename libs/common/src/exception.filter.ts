@@ -57,7 +57,10 @@ export class LatticeExceptionFilter implements ExceptionFilter {
       const status = STATUS[exception.kind];
       if (exception instanceof ValidationFailed) return { status, body: { error: 'validation', details: exception.details } };
       if (exception instanceof Conflict) {
-        return { status, body: { error: 'conflict', message: exception.message, status: exception.status ?? null, ...(exception.hint ? { hint: exception.hint } : {}) } };
+        return {
+          status,
+          body: { error: 'conflict', message: exception.message, status: exception.status ?? null, ...(exception.hint ? { hint: exception.hint } : {}) },
+        };
       }
       return { status, body: { error: exception.kind, message: exception.message } };
     }
@@ -72,7 +75,8 @@ export class LatticeExceptionFilter implements ExceptionFilter {
       if (status === 404) return { status, body: { error: 'not_found', message: 'no such route' } };
       if (status === 401) return { status, body: { error: 'unauthorized', message: exception.message } };
       if (status === 403) return { status, body: { error: 'forbidden', message: exception.message } };
-      if (status >= 400 && status < 500) return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message: exception.message }] } };
+      if (status >= 400 && status < 500)
+        return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message: exception.message }] } };
     }
     const correlationId = randomUUID();
     const detail = exception instanceof Error ? (exception.stack ?? exception.message) : JSON.stringify(exception);

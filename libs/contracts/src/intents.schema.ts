@@ -28,7 +28,12 @@ export class TaskSpec {
   @Matches(CONNECTOR_NAME, { message: 'connector must be a connector name such as echo, http or fault' })
   connector!: string;
 
-  @ApiProperty({ description: "Arguments, checked against the connector's own schema", type: 'object', additionalProperties: true, example: { value: 'hello' } })
+  @ApiProperty({
+    description: "Arguments, checked against the connector's own schema",
+    type: 'object',
+    additionalProperties: true,
+    example: { value: 'hello' },
+  })
   @IsDefined()
   @IsObject()
   args!: Record<string, unknown>;

@@ -41,7 +41,10 @@ describe('data plane on real Postgres + DBOS', () => {
   }
 
   async function countRows(table: 'app.intents' | 'app.runs' | 'app.artifacts' | 'app.run_steps'): Promise<number> {
-    const row = await t.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const row = await t.db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -90,7 +93,11 @@ describe('data plane on real Postgres + DBOS', () => {
   });
 
   it('a transient fault is retried with backoff and then succeeds', async () => {
-    const intentId = await createIntent({ goal: 'flaky', inputs: { tasks: [{ connector: 'fault', args: { mode: 'transient', failTimes: 2 } }] }, constraints: { maxAttempts: 3 } });
+    const intentId = await createIntent({
+      goal: 'flaky',
+      inputs: { tasks: [{ connector: 'fault', args: { mode: 'transient', failTimes: 2 } }] },
+      constraints: { maxAttempts: 3 },
+    });
     const started = Date.now();
     const run = await startRun(intentId);
     const view = await settled(run.runId);
@@ -99,12 +106,22 @@ describe('data plane on real Postgres + DBOS', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     const receipt = await t.db.selectFrom('app.task_receipts').selectAll().where('run_id', '=', run.runId).executeTakeFirstOrThrow();
     expect(receipt).toMatchObject({ status: 'succeeded', attempts: 3 });
-    const failedMarks = await t.db.selectFrom('app.run_steps').select('attempt').where('run_id', '=', run.runId).where('phase', '=', 'failed').orderBy('attempt').execute();
+    const failedMarks = await t.db
+      .selectFrom('app.run_steps')
+      .select('attempt')
+      .where('run_id', '=', run.runId)
+      .where('phase', '=', 'failed')
+      .orderBy('attempt')
+      .execute();
     expect(failedMarks.map((m) => m.attempt)).toEqual([1, 2]);
   });
 
   it('a transient fault that outlasts maxAttempts fails the run', async () => {
-    const intentId = await createIntent({ goal: 'too flaky', inputs: { tasks: [{ connector: 'fault', args: { mode: 'transient', failTimes: 5 } }] }, constraints: { maxAttempts: 2 } });
+    const intentId = await createIntent({
+      goal: 'too flaky',
+      inputs: { tasks: [{ connector: 'fault', args: { mode: 'transient', failTimes: 5 } }] },
+      constraints: { maxAttempts: 2 },
+    });
     const run = await startRun(intentId);
     const view = await settled(run.runId);
     expect(view).toMatchObject({ status: 'failed', nextAction: 'REPAIR', dbosStatus: 'ERROR' });
@@ -155,7 +172,10 @@ describe('data plane on real Postgres + DBOS', () => {
       ['connector outside connectors', { goal: 'g', inputs: { tasks: [{ connector: 'echo', args: { value: 1 } }] }, constraints: {}, connectors: ['http'] }],
       ['no tasks', { goal: 'g', inputs: { tasks: [] }, constraints: {} }],
       ['bad echo args', { goal: 'g', inputs: { tasks: [{ connector: 'echo', args: { nope: 1 } }] }, constraints: {} }],
-      ['http outside the allowlist', { goal: 'g', inputs: { tasks: [{ connector: 'http', args: { method: 'GET', url: 'http://127.0.0.1:1/x' } }] }, constraints: {} }],
+      [
+        'http outside the allowlist',
+        { goal: 'g', inputs: { tasks: [{ connector: 'http', args: { method: 'GET', url: 'http://127.0.0.1:1/x' } }] }, constraints: {} },
+      ],
       ['fault without flag', { goal: 'g', inputs: { tasks: [{ connector: 'fault', args: { mode: 'until-fixed' } }] }, constraints: {} }],
       ['delayMs out of range', echoIntent('v', { delayMs: -1 })],
       ['maxAttempts too high', echoIntent('v', { maxAttempts: 11 })],
@@ -191,7 +211,10 @@ describe('data plane on real Postgres + DBOS', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { body: { items: { runId: string }[]; nextCursor: string | null } } = await t.request('GET', `/api/runs?intentId=${intentId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { body: { items: { runId: string }[]; nextCursor: string | null } } = await t.request(
+        'GET',
+        `/api/runs?intentId=${intentId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       seen.push(...res.body.items.map((r) => r.runId));
       cursor = res.body.nextCursor;
     } while (cursor);

@@ -127,7 +127,13 @@ export class IntentWorkflow {
       phase: 'completed',
       output: patch,
       startedAt,
-      artifacts: [{ idx: 0, kind: 'patch_card', body: { ...patch, tasks: plan.tasks.map((t) => ({ taskKey: t.taskKey, connector: t.connector, timeoutMs: patch.taskTimeoutMs })) } }],
+      artifacts: [
+        {
+          idx: 0,
+          kind: 'patch_card',
+          body: { ...patch, tasks: plan.tasks.map((t) => ({ taskKey: t.taskKey, connector: t.connector, timeoutMs: patch.taskTimeoutMs })) },
+        },
+      ],
       projection: { status: 'running', nextAction: 'WAIT' },
     });
     return patch;

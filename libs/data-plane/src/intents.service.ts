@@ -34,7 +34,9 @@ export class IntentsService {
     payload.inputs.tasks.forEach((task, index) => {
       const path = `inputs.tasks.${index}`;
       if (allowed && !allowed.has(task.connector)) {
-        throw new ValidationFailed([{ path: `${path}.connector`, message: `connector "${task.connector}" is not in this intent's connectors (${[...allowed].join(', ')})` }]);
+        throw new ValidationFailed([
+          { path: `${path}.connector`, message: `connector "${task.connector}" is not in this intent's connectors (${[...allowed].join(', ')})` },
+        ]);
       }
       this.connectors.get(task.connector, `${path}.connector`).parseArgs(task.args, `${path}.args`);
     });

@@ -1,7 +1,10 @@
 import { canonicalJson, sha256 } from '#common';
 
 export interface IntentPayload {
-  readonly inputs: { readonly tasks: readonly { readonly connector: string; readonly args: Record<string, unknown> }[]; readonly data?: Record<string, unknown> };
+  readonly inputs: {
+    readonly tasks: readonly { readonly connector: string; readonly args: Record<string, unknown> }[];
+    readonly data?: Record<string, unknown>;
+  };
   readonly constraints: {
     readonly delayMs?: number;
     readonly notBefore?: string;

@@ -25,7 +25,14 @@ export class ReceiptsRepository {
   async open(key: ReceiptKey): Promise<Receipt> {
     return this.db
       .insertInto('app.task_receipts')
-      .values({ task_key: key.taskKey, run_id: key.runId, lineage_root: key.lineageRoot, task_index: key.taskIndex, connector: key.connector, status: 'pending' })
+      .values({
+        task_key: key.taskKey,
+        run_id: key.runId,
+        lineage_root: key.lineageRoot,
+        task_index: key.taskIndex,
+        connector: key.connector,
+        status: 'pending',
+      })
       .onConflict((oc) => oc.column('task_key').doUpdateSet({ seen_count: sql`app.task_receipts.seen_count + 1`, updated_at: sql`now()` }))
       .returning(['status', 'attempts', 'output'])
       .executeTakeFirstOrThrow();

@@ -196,7 +196,8 @@ export class RunsRepository {
       .where('idx', '=', artifact.idx)
       .where('action_id', 'is', null)
       .executeTakeFirstOrThrow();
-    if (existing.sha256 !== digest) throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
+    if (existing.sha256 !== digest)
+      throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
   }
 
   /** The run failed: kept error, REPAIR. Idempotent, so a recovered workflow may call it again. */

@@ -2,7 +2,19 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Conflict, NotFound, sha256 } from '#common';
-import { type ArtifactView, type ListRunsQuery, type RunArtifacts, type RunHeader, type RunPage, type RunStep, type RunSteps, type RunView, type StartRunRequest, decodeCursor, encodeCursor } from '#contracts';
+import {
+  type ArtifactView,
+  type ListRunsQuery,
+  type RunArtifacts,
+  type RunHeader,
+  type RunPage,
+  type RunStep,
+  type RunSteps,
+  type RunView,
+  type StartRunRequest,
+  decodeCursor,
+  encodeCursor,
+} from '#contracts';
 import { DEFAULT_QUEUE, DbosService } from '#dbos';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentWorkflow } from './intent.workflow.js';
@@ -35,9 +47,15 @@ export class RunsService {
     const runId = newRunId(request.idempotencyKey);
     const existing = await this.runs.find(runId);
     if (existing && existing.intent_id !== request.intentId) {
-      throw new Conflict(`idempotencyKey was already used to start a run of intent ${existing.intent_id}`, existing.status, 'use a new idempotencyKey for a different intent');
+      throw new Conflict(
+        `idempotencyKey was already used to start a run of intent ${existing.intent_id}`,
+        existing.status,
+        'use a new idempotencyKey for a different intent',
+      );
     }
-    const created = existing ? false : await this.runs.insert({ id: runId, intentId: intent.id, idempotencyKey: request.idempotencyKey ?? null, lineageRoot: runId, queue: DEFAULT_QUEUE });
+    const created = existing
+      ? false
+      : await this.runs.insert({ id: runId, intentId: intent.id, idempotencyKey: request.idempotencyKey ?? null, lineageRoot: runId, queue: DEFAULT_QUEUE });
     await this.dbos.enqueue(
       this.workflow.workflow,
       { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
@@ -60,7 +78,13 @@ export class RunsService {
     return {
       ...toHeader(row),
       dbosStatus: status?.status ?? null,
-      marks: marks.map((m) => ({ stepId: m.step_id, attempt: m.attempt, phase: m.phase, startedAt: m.started_at?.toISOString() ?? null, finishedAt: m.finished_at.toISOString() })),
+      marks: marks.map((m) => ({
+        stepId: m.step_id,
+        attempt: m.attempt,
+        phase: m.phase,
+        startedAt: m.started_at?.toISOString() ?? null,
+        finishedAt: m.finished_at.toISOString(),
+      })),
       artifacts: artifacts.map((a) => {
         const { inline: _inline, uri: _uri, ...ref } = toArtifact(a);
         return ref;
@@ -110,7 +134,17 @@ export function toHeader(row: RunRow): RunHeader {
   };
 }
 
-function toArtifact(row: { id: string; step_id: string; idx: number; kind: string; mime: string; sha256: string; inline: unknown; uri: string | null; created_at: Date }): ArtifactView {
+function toArtifact(row: {
+  id: string;
+  step_id: string;
+  idx: number;
+  kind: string;
+  mime: string;
+  sha256: string;
+  inline: unknown;
+  uri: string | null;
+  created_at: Date;
+}): ArtifactView {
   return {
     artifactId: String(row.id),
     stepId: row.step_id,

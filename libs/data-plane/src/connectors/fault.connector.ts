@@ -35,9 +35,12 @@ export class FaultConnector implements Connector<FaultArgs> {
 
   parseArgs(args: unknown, path: string): FaultArgs {
     const parsed = validateContract(FaultArgs, args, path);
-    if (parsed.mode === 'until-fixed' && parsed.flag === undefined) throw new ValidationFailed([{ path: `${path}.flag`, message: 'flag is required in until-fixed mode' }]);
-    if (parsed.mode !== 'until-fixed' && parsed.flag !== undefined) throw new ValidationFailed([{ path: `${path}.flag`, message: 'flag is only used in until-fixed mode' }]);
-    if (parsed.mode !== 'transient' && parsed.failTimes !== undefined) throw new ValidationFailed([{ path: `${path}.failTimes`, message: 'failTimes is only used in transient mode' }]);
+    if (parsed.mode === 'until-fixed' && parsed.flag === undefined)
+      throw new ValidationFailed([{ path: `${path}.flag`, message: 'flag is required in until-fixed mode' }]);
+    if (parsed.mode !== 'until-fixed' && parsed.flag !== undefined)
+      throw new ValidationFailed([{ path: `${path}.flag`, message: 'flag is only used in until-fixed mode' }]);
+    if (parsed.mode !== 'transient' && parsed.failTimes !== undefined)
+      throw new ValidationFailed([{ path: `${path}.failTimes`, message: 'failTimes is only used in transient mode' }]);
     return parsed;
   }
 
@@ -52,7 +55,8 @@ export class FaultConnector implements Connector<FaultArgs> {
       }
       case 'until-fixed': {
         const key = `fault.${args.flag ?? ''}`;
-        if ((await this.readSetting(key)) !== 'fixed') throw new PermanentTaskError(`fault: ${key} is not fixed (insert app.settings ('${key}', 'fixed'), then fork)`);
+        if ((await this.readSetting(key)) !== 'fixed')
+          throw new PermanentTaskError(`fault: ${key} is not fixed (insert app.settings ('${key}', 'fixed'), then fork)`);
         return { mode: args.mode, attempt: context.attempt };
       }
     }

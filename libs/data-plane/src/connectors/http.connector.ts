@@ -40,10 +40,13 @@ export class HttpConnector implements Connector<HttpArgs> {
     const parsed = validateContract(HttpArgs, args, path);
     for (const [key, value] of Object.entries(parsed.headers ?? {})) {
       if (typeof value !== 'string') throw new ValidationFailed([{ path: `${path}.headers.${key}`, message: 'header values must be strings' }]);
-      if (key.toLowerCase() === 'idempotency-key') throw new ValidationFailed([{ path: `${path}.headers.${key}`, message: 'Idempotency-Key is set by the service (the task key)' }]);
+      if (key.toLowerCase() === 'idempotency-key')
+        throw new ValidationFailed([{ path: `${path}.headers.${key}`, message: 'Idempotency-Key is set by the service (the task key)' }]);
     }
     if (!this.allowlist.some((prefix) => parsed.url.startsWith(prefix))) {
-      throw new ValidationFailed([{ path: `${path}.url`, message: `url is not under an allowed prefix (HTTP_CONNECTOR_ALLOWLIST: ${this.allowlist.join(', ') || 'empty'})` }]);
+      throw new ValidationFailed([
+        { path: `${path}.url`, message: `url is not under an allowed prefix (HTTP_CONNECTOR_ALLOWLIST: ${this.allowlist.join(', ') || 'empty'})` },
+      ]);
     }
     return parsed;
   }

@@ -1,0 +1,78 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+const PLANES = ['data-plane', 'control-plane', 'proof'];
+
+/** A plane never imports another plane: not by alias, not by relative path. */
+const planeIsolation = PLANES.map((plane) => ({
+  files: [`libs/${plane}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: PLANES.filter((other) => other !== plane).flatMap((other) => [
+          { group: [`#${other}`, `#${other}/*`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
+          { group: [`**/${other}/**`, `**/${other}`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
+        ]),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-extraneous-class': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Time primitives: durable sleep (DBOS.sleep) or a DBOS schedule, never a process timer.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'Use DBOS.sleep (durable) or a DBOS schedule; no process timers in application code.' },
+        { name: 'setInterval', message: 'Use a DBOS schedule (DBOS.applySchedules); no process timers in application code.' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:timers', message: 'No process timers in application code.' },
+            { name: 'node:timers/promises', message: 'No process timers in application code.' },
+          ],
+        },
+      ],
+    },
+  },
+  ...planeIsolation,
+  {
+    // Tests and test support talk to untyped JSON bodies.
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'e2e/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', globalThis: 'readonly', URL: 'readonly' } },
+  },
+  prettier,
+);
