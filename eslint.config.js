@@ -5,6 +5,11 @@ import tseslint from 'typescript-eslint';
 
 const PLANES = ['data-plane', 'control-plane', 'proof'];
 
+const TIMER_MODULES = [
+  { name: 'node:timers', message: 'No process timers in application code.' },
+  { name: 'node:timers/promises', message: 'No process timers in application code.' },
+];
+
 /** A plane never imports another plane: not by alias, not by relative path. */
 const planeIsolation = PLANES.map((plane) => ({
   files: [`libs/${plane}/**/*.ts`],
@@ -12,8 +17,9 @@ const planeIsolation = PLANES.map((plane) => ({
     'no-restricted-imports': [
       'error',
       {
+        paths: TIMER_MODULES,
         patterns: PLANES.filter((other) => other !== plane).flatMap((other) => [
-          { group: [`#${other}`, `#${other}/*`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
+          { group: [`\\#${other}`, `\\#${other}/*`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
           { group: [`**/${other}/**`, `**/${other}`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
         ]),
       },
