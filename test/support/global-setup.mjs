@@ -4,7 +4,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '../../dist/libs/common/src/index.js';
-import { migrate, startEmbeddedPostgres } from '../../dist/libs/db/src/index.js';
+import { applySystemSql, migrate, startEmbeddedPostgres } from '../../dist/libs/db/src/index.js';
 
 export const TEST_ADMIN_URL = 'DURABLE_OPS_TEST_ADMIN_URL';
 export const TEST_TEMPLATE = 'DURABLE_OPS_TEST_TEMPLATE';
@@ -38,6 +38,7 @@ export default async function globalSetup() {
   const url = withDatabase(adminUrl, template);
   await migrate(url);
   await DBOS.migrate(url);
+  await applySystemSql(url);
   process.env[TEST_ADMIN_URL] = adminUrl;
   process.env[TEST_TEMPLATE] = template;
   globalThis.__durableOpsTestServer = { adminUrl, template, embedded };

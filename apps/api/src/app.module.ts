@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '#common';
+import { ControlPlaneModule } from '#control-plane';
 import { DataPlaneModule } from '#data-plane';
 import { DatabaseModule } from '#db';
 import { DbosModule } from '#dbos';
@@ -26,6 +27,7 @@ export class AppModule {
           ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
         }),
         DataPlaneModule.forRoot({ httpConnectorAllowlist: config.httpConnectorAllowlist, serveHttp }),
+        ControlPlaneModule.forRoot({ tokens: config.opsApiTokens, serveHttp }),
         ProofModule,
       ],
     };

@@ -20,8 +20,11 @@ function strictSchemas(document: OpenAPIObject): OpenAPIObject {
 export function buildOpenApi(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Durable Ops')
-    .setDescription('Durable product intents on DBOS + Postgres. Data plane: /api/intents, /api/runs. Proof: /healthz.')
+    .setDescription(
+      'Durable product intents on DBOS + Postgres. Data plane: /api/intents, /api/runs. Control plane: /api/ops/wf (bearer token). Proof: /healthz.',
+    )
     .setVersion(packageVersion())
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An OPS_API_TOKENS token (viewer: GETs; operator: all)' })
     .build();
   return strictSchemas(SwaggerModule.createDocument(app, config));
 }

@@ -1,6 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { ConfigError, loadConfig } from '#common';
-import { migrate } from '#db';
+import { applySystemSql, migrate } from '#db';
 import { resolveDatabases } from './databases.js';
 
 /** `npm run db:migrate`: the app migrations, then the DBOS system schema. */
@@ -11,7 +11,8 @@ async function main(): Promise<void> {
     const result = await migrate(databases.appDatabaseUrl);
     console.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : `app schema up to date (${result.skipped} migrations)`);
     await DBOS.migrate(databases.systemDatabaseUrl);
-    console.log('DBOS system schema up to date');
+    await applySystemSql(databases.systemDatabaseUrl);
+    console.log('DBOS system schema, indexes and views up to date');
   } finally {
     await databases.embedded?.stop();
   }

@@ -3,6 +3,13 @@ import { packageVersion } from './project.js';
 
 export type AppRole = 'all' | 'api' | 'worker';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type OpsRole = 'viewer' | 'operator';
+
+export interface OpsToken {
+  readonly principal: string;
+  readonly role: OpsRole;
+  readonly token: string;
+}
 const ROLES: readonly AppRole[] = ['all', 'api', 'worker'];
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
@@ -17,6 +24,8 @@ export interface AppConfig {
   readonly appRole: AppRole;
   readonly executorId: string;
   readonly httpConnectorAllowlist: readonly string[];
+  /** Empty outside production means: generate a one-off operator token at boot. */
+  readonly opsApiTokens: readonly OpsToken[];
   readonly logLevel: LogLevel;
   readonly bodyLimit: string;
   readonly production: boolean;
@@ -70,16 +79,43 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 function allowlist(env: Env, name: string): string[] {
   const raw = optional(env, name);
   if (raw === undefined) return [];
-  return raw.split(',').map((prefix) => {
+  return raw.split(',').map((prefix, index) => {
     const trimmed = prefix.trim();
+    // Quoted so that the message stays one line whatever the entry holds.
+    const shown = JSON.stringify(trimmed);
     let url: URL;
     try {
+      // The URL parser silently drops inner tabs and newlines: an entry holding any is refused, not rewritten.
+      if (/\s/.test(trimmed) || [...trimmed].some((c) => c < ' ' || c === '\u007f')) throw new TypeError('whitespace or control character');
       url = new URL(trimmed);
     } catch {
-      throw new ConfigError(name, `must be a comma-separated list of http(s) URL prefixes (bad entry "${trimmed}")`);
+      throw new ConfigError(name, `must be a comma-separated list of http(s) URL prefixes (bad entry ${shown})`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `entries must be http(s) URLs (bad entry "${trimmed}")`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `entries must be http(s) URLs (bad entry ${shown})`);
+    // Never echo an entry with credentials: the message is logged.
+    if (url.username !== '' || url.password !== '') throw new ConfigError(name, `entry ${index + 1} must not carry a username or password`);
+    if (url.search !== '' || trimmed.includes('?')) throw new ConfigError(name, `entries are origin + path prefixes, without a ?query (bad entry ${shown})`);
+    if (url.hash !== '' || trimmed.includes('#')) throw new ConfigError(name, `entries are origin + path prefixes, without a #fragment (bad entry ${shown})`);
     return trimmed;
+  });
+}
+
+const MIN_TOKEN_LENGTH = 16;
+
+function opsTokens(env: Env, name: string): OpsToken[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  const seen = new Set<string>();
+  return raw.split(',').map((entry, index) => {
+    const [principal, role, token, ...rest] = entry.trim().split(':');
+    const where = `entry ${index + 1}`;
+    if (!principal || !role || !token || rest.length > 0) throw new ConfigError(name, `must be principal:role:token,… (${where} is not)`);
+    if (!/^[\w.@-]{1,64}$/.test(principal)) throw new ConfigError(name, `${where}: principal must be 1..64 of [A-Za-z0-9_.@-]`);
+    if (role !== 'viewer' && role !== 'operator') throw new ConfigError(name, `${where}: role must be viewer or operator (got "${role}")`);
+    if (token.length < MIN_TOKEN_LENGTH) throw new ConfigError(name, `${where}: token must be at least ${MIN_TOKEN_LENGTH} characters`);
+    if (seen.has(token)) throw new ConfigError(name, `${where}: the same token is listed twice`);
+    seen.add(token);
+    return { principal, role, token };
   });
 }
 
@@ -94,6 +130,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (systemDatabaseUrl !== undefined && databaseUrl === undefined) {
     throw new ConfigError('DBOS_SYSTEM_DATABASE_URL', 'is set but DATABASE_URL is not (set both, or neither for the embedded Postgres)');
   }
+  const production = optional(env, 'NODE_ENV') === 'production';
+  const opsApiTokens = opsTokens(env, 'OPS_API_TOKENS');
+  if (production && opsApiTokens.length === 0) throw new ConfigError('OPS_API_TOKENS', 'is required when NODE_ENV=production (principal:role:token,…)');
   const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
   return {
@@ -106,8 +145,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     appRole: oneOf(env, 'APP_ROLE', ROLES, 'all'),
     executorId,
     httpConnectorAllowlist: allowlist(env, 'HTTP_CONNECTOR_ALLOWLIST'),
+    opsApiTokens,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimit,
-    production: optional(env, 'NODE_ENV') === 'production',
+    production,
   };
 }

@@ -4,3 +4,4 @@ export * from './exception.filter.js';
 export * from './hash.js';
 export * from './project.js';
 export * from './validation.js';
+export * from './ids.js';

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { WorkflowStepView } from './steps.schema.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled'] as const;
 export const NEXT_ACTIONS = ['NONE', 'WAIT', 'RESUME', 'REPAIR'] as const;
@@ -88,21 +89,9 @@ export class RunView extends RunHeader {
   @ApiProperty({ type: [ArtifactRef] }) artifacts!: ArtifactRef[];
 }
 
-export class RunStep {
-  @ApiProperty({ description: '1-based: functionId + 1' }) stepN!: number;
-  @ApiProperty() functionId!: number;
-  @ApiProperty() name!: string;
-  @ApiProperty({ enum: ['succeeded', 'failed', 'running'] }) status!: string;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) startedAt!: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) completedAt!: string | null;
-  @ApiProperty({ type: Number, nullable: true }) durationMs!: number | null;
-  @ApiProperty({ type: RunError, nullable: true }) error!: { name: string; message: string } | null;
-  @ApiProperty({ type: String, nullable: true }) childWorkflowID!: string | null;
-}
-
 export class RunSteps {
   @ApiProperty() runId!: string;
-  @ApiProperty({ type: [RunStep] }) steps!: RunStep[];
+  @ApiProperty({ type: [WorkflowStepView] }) steps!: WorkflowStepView[];
 }
 
 export class RunArtifacts {

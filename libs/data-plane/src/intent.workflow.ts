@@ -91,7 +91,9 @@ export class IntentWorkflow {
         shouldRetry: isTransient,
       });
     } catch (error) {
-      if (error instanceof DBOSErrors.DBOSWorkflowCancelledError) throw error;
+      // Cancellation, and the errors DBOS raises in an execution that was superseded (cancelled and
+      // then resumed elsewhere), are not failures of the run: the control plane owns that projection.
+      if (error instanceof DBOSErrors.DBOSError && !(error instanceof DBOSErrors.DBOSMaxStepRetriesError)) throw error;
       // Not a step: an idempotent projection write, repeated harmlessly if the workflow is recovered.
       await this.runs.markFailed(runId, current, { ...errorOf(error), step: current }).catch(() => undefined);
       throw error;

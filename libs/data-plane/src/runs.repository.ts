@@ -206,7 +206,7 @@ export class RunsRepository {
       .updateTable('app.runs')
       .set({ status: 'failed', next_action: 'REPAIR', error: JSON.stringify(error), ...(stepId ? { last_step: stepId } : {}), updated_at: sql`now()` })
       .where('id', '=', runId)
-      .where('status', '<>', 'canceled')
+      .where('status', 'in', ['queued', 'running', 'waiting', 'failed'])
       .execute();
   }
 }

@@ -1,32 +1,23 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Injectable } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { Conflict, NotFound, sha256 } from '#common';
+import { Conflict, NotFound, newRunId } from '#common';
 import {
   type ArtifactView,
   type ListRunsQuery,
   type RunArtifacts,
   type RunHeader,
   type RunPage,
-  type RunStep,
+
   type RunSteps,
   type RunView,
   type StartRunRequest,
   decodeCursor,
   encodeCursor,
 } from '#contracts';
-import { DEFAULT_QUEUE, DbosService } from '#dbos';
+import { DEFAULT_QUEUE, DbosService, describeStep } from '#dbos';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentWorkflow } from './intent.workflow.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
-
-/** Time-ordered, unguessable run IDs; an idempotency key maps to one fixed ID instead. */
-type StepInfo = NonNullable<Awaited<ReturnType<typeof DBOS.listWorkflowSteps>>>[number];
-
-export function newRunId(idempotencyKey?: string): string {
-  if (idempotencyKey !== undefined) return `run_${sha256(`idempotency\n${idempotencyKey}`).slice(0, 32)}`;
-  return `run_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
-}
 
 @Injectable()
 export class RunsService {
@@ -95,7 +86,7 @@ export class RunsService {
   async steps(runId: string): Promise<RunSteps> {
     await this.mustFind(runId);
     const steps = (await DBOS.listWorkflowSteps(runId)) ?? [];
-    return { runId, steps: steps.map(toStep) };
+    return { runId, steps: steps.map(describeStep) };
   }
 
   async artifacts(runId: string): Promise<RunArtifacts> {
@@ -155,21 +146,5 @@ function toArtifact(row: {
     createdAt: row.created_at.toISOString(),
     inline: row.inline,
     uri: row.uri,
-  };
-}
-
-export function toStep(step: StepInfo): RunStep {
-  const started = step.startedAtEpochMs ?? null;
-  const completed = step.completedAtEpochMs ?? null;
-  return {
-    stepN: step.functionID + 1,
-    functionId: step.functionID,
-    name: step.name,
-    status: step.error ? 'failed' : completed !== null ? 'succeeded' : 'running',
-    startedAt: started !== null ? new Date(started).toISOString() : null,
-    completedAt: completed !== null ? new Date(completed).toISOString() : null,
-    durationMs: started !== null && completed !== null ? completed - started : null,
-    error: step.error ? { name: step.error.name, message: step.error.message } : null,
-    childWorkflowID: step.childWorkflowID,
   };
 }

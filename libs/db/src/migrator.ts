@@ -15,6 +15,43 @@ export function migrationsDir(): string {
   return join(projectRoot(), 'db', 'migrations');
 }
 
+export function systemSqlDir(): string {
+  return join(projectRoot(), 'db', 'system');
+}
+
+/**
+ * Applies db/system/*.sql — indexes and views over the DBOS system schema — statement by statement
+ * (so CREATE INDEX CONCURRENTLY works), under the migration lock. The files are idempotent and run at
+ * every boot after DBOS has migrated its schema, so they come back after db:sys:reset.
+ */
+export async function applySystemSql(systemDatabaseUrl: string, dir = systemSqlDir()): Promise<string[]> {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const client = new pg.Client({ connectionString: systemDatabaseUrl, application_name: 'durable-ops-migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    for (const file of files) {
+      const statements = readFileSync(join(dir, file), 'utf8')
+        .split(/;\s*$/m)
+        .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
+        .filter((statement) => statement.length > 0);
+      for (const statement of statements) {
+        try {
+          await client.query(statement);
+        } catch (error) {
+          throw new Error(`${file} failed: ${(error as Error).message}`, { cause: error });
+        }
+      }
+    }
+    return files;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+}
+
 /**
  * Applies db/migrations/*.sql in name order, each in its own transaction, under a session-level
  * advisory lock so concurrent boots serialize. An applied migration whose file changed is an error:

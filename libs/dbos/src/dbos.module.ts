@@ -1,5 +1,17 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { DBOS_OPTIONS, DbosService, type DbosOptions } from './dbos.service.js';
+import { SystemDatabase, type SystemDB } from './system-database.js';
+
+@Injectable()
+class SystemDatabaseLifecycle implements OnApplicationShutdown {
+  constructor(private readonly db: SystemDatabase) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.destroy();
+  }
+}
 
 @Global()
 @Module({})
@@ -7,8 +19,19 @@ export class DbosModule {
   static forRoot(options: DbosOptions): DynamicModule {
     return {
       module: DbosModule,
-      providers: [{ provide: DBOS_OPTIONS, useValue: options }, DbosService],
-      exports: [DbosService],
+      providers: [
+        { provide: DBOS_OPTIONS, useValue: options },
+        DbosService,
+        {
+          provide: SystemDatabase,
+          useFactory: () =>
+            new Kysely<SystemDB>({
+              dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.systemDatabaseUrl, max: 5, application_name: 'durable-ops-ops' }) }),
+            }) as SystemDatabase,
+        },
+        SystemDatabaseLifecycle,
+      ],
+      exports: [DbosService, SystemDatabase],
     };
   }
 }

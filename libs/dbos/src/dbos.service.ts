@@ -1,5 +1,6 @@
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { applySystemSql } from '#db';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
 
 export const DBOS_OPTIONS = Symbol('DBOS_OPTIONS');
@@ -66,6 +67,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
     });
     await DBOS.launch();
+    await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, options);
     this.launchedAt = new Date();
     this.logger.log(`launched: appVersion=${this.options.appVersion} executorID=${this.options.executorId}`);

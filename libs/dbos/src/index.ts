@@ -1,3 +1,5 @@
 export * from './dbos.module.js';
 export * from './dbos.service.js';
 export * from './queues.js';
+export * from './steps.js';
+export * from './system-database.js';

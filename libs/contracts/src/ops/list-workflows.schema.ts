@@ -1,0 +1,69 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { WORKFLOW_STATUSES, type WorkflowStatusName } from './workflow-status.js';
+
+/** GET /api/ops/wf query. Unknown keys are a 400 (the global pipe forbids them). */
+export class ListWorkflowsQuery {
+  @ApiPropertyOptional({ description: 'Repeatable: ?status=ERROR&status=CANCELLED', enum: WORKFLOW_STATUSES, isArray: true })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [value]))
+  @IsArray()
+  @ArrayMaxSize(WORKFLOW_STATUSES.length)
+  @IsIn(WORKFLOW_STATUSES, { each: true })
+  status?: WorkflowStatusName[];
+
+  @ApiPropertyOptional({ description: 'Workflow name, e.g. IntentWorkflow', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ description: 'Queue name, e.g. intents', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  queue?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdAfter?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdBefore?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  cursor?: string;
+}
+
+export class WorkflowSummary {
+  @ApiProperty() workflowID!: string;
+  @ApiProperty({ enum: WORKFLOW_STATUSES }) status!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: String, nullable: true }) queue!: string | null;
+  @ApiProperty({ type: String, nullable: true }) appVersion!: string | null;
+  @ApiProperty({ type: String, nullable: true }) executorId!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty() recoveryAttempts!: number;
+  @ApiProperty({ type: String, nullable: true }) forkedFrom!: string | null;
+}
+
+export class WorkflowPage {
+  @ApiProperty({ type: [WorkflowSummary] }) items!: WorkflowSummary[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}

@@ -1,0 +1,10 @@
+/** DBOS 5.3 workflow statuses. */
+export const WORKFLOW_STATUSES = ['PENDING', 'ENQUEUED', 'DELAYED', 'SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'] as const;
+export type WorkflowStatusName = (typeof WORKFLOW_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly WorkflowStatusName[] = ['SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'];
+export const CANCELLABLE_STATUSES: readonly WorkflowStatusName[] = ['PENDING', 'ENQUEUED', 'DELAYED'];
+export const RESUMABLE_STATUSES: readonly WorkflowStatusName[] = ['CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'ENQUEUED', 'DELAYED'];
+
+/** A workflow ID in a path: printable, bounded. Anything else is a 400 before any lookup. */
+export const WORKFLOW_ID = /^[\x21-\x7e]{1,200}$/;

@@ -1,0 +1,3 @@
+export * from './control-plane.module.js';
+export * from './ops-auth.js';
+export * from './ops.service.js';

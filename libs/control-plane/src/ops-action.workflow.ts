@@ -1,0 +1,45 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { Injectable } from '@nestjs/common';
+import { OpsAuditRepository, type OpsAction } from './ops-audit.repository.js';
+
+export const OPS_ACTION_WORKFLOW_NAME = 'OpsActionWorkflow';
+
+/**
+ * A control action as a small durable workflow keyed by its action ID: AuditST (the OPS row and
+ * its projection change, one transaction), then the DBOS management call, which DBOS checkpoints
+ * as a step. Fail-closed: no audit row, no effect. A crash between the two is finished by recovery,
+ * so there is never an OPS row without its effect, nor an effect without its OPS row.
+ */
+@Injectable()
+export class OpsActionWorkflow {
+  readonly workflow: (action: OpsAction) => Promise<string>;
+
+  constructor(private readonly audit: OpsAuditRepository) {
+    this.workflow = DBOS.registerWorkflow((action: OpsAction) => this.perform(action), { name: OPS_ACTION_WORKFLOW_NAME });
+  }
+
+  static workflowId(actionId: string): string {
+    return `ops_${actionId}`;
+  }
+
+  private async perform(action: OpsAction): Promise<string> {
+    await DBOS.runStep(() => this.audit.record(action), { name: 'AuditST' });
+    switch (action.op) {
+      case 'cancel':
+        await DBOS.cancelWorkflow(action.targetWorkflowID);
+        return action.targetWorkflowID;
+      case 'resume':
+        await DBOS.resumeWorkflow(action.targetWorkflowID, action.queueName ? { queueName: action.queueName } : undefined);
+        return action.targetWorkflowID;
+      case 'fork': {
+        if (action.stepN === undefined || action.forkedWorkflowID === undefined) throw new Error('fork needs stepN and forkedWorkflowID');
+        const handle = await DBOS.forkWorkflow(action.targetWorkflowID, action.stepN - 1, {
+          newWorkflowID: action.forkedWorkflowID,
+          ...(action.appVersion !== undefined ? { applicationVersion: action.appVersion } : {}),
+          ...(action.queueName !== undefined ? { queueName: action.queueName } : {}),
+        });
+        return handle.workflowID;
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import {
+  ActionAccepted,
+  CancelWorkflowRequest,
+  ForkAccepted,
+  ForkWorkflowRequest,
+  ListWorkflowsQuery,
+  ResumeWorkflowRequest,
+  WorkflowDetail,
+  WorkflowPage,
+  WorkflowSteps,
+} from '#contracts';
+import { OpsAuthGuard, Principal, type OpsPrincipal } from './ops-auth.js';
+import { OpsService } from './ops.service.js';
+import { WorkflowIdPipe } from './workflow-id.pipe.js';
+
+/** The exact six routes of the control plane. A seventh anywhere under /api/ops fails the policy test. */
+@ApiTags('ops')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'no or invalid bearer token' })
+@ApiBadRequestResponse({ description: 'validation failed (details); nothing changed' })
+@UseGuards(OpsAuthGuard)
+@Controller('api/ops/wf')
+export class OpsController {
+  constructor(private readonly ops: OpsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List workflows, newest first (keyset pagination)' })
+  @ApiOkResponse({ type: WorkflowPage })
+  list(@Query() query: ListWorkflowsQuery): Promise<WorkflowPage> {
+    return this.ops.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One workflow: DBOS status, its run projection and its OPS audit history' })
+  @ApiOkResponse({ type: WorkflowDetail })
+  @ApiNotFoundResponse()
+  get(@Param('id', WorkflowIdPipe) id: string): Promise<WorkflowDetail> {
+    return this.ops.get(id);
+  }
+
+  @Get(':id/steps')
+  @ApiOperation({ summary: 'Recorded steps (stepN = functionId + 1)' })
+  @ApiOkResponse({ type: WorkflowSteps })
+  @ApiNotFoundResponse()
+  steps(@Param('id', WorkflowIdPipe) id: string): Promise<WorkflowSteps> {
+    return this.ops.steps(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Cancel a PENDING, ENQUEUED or DELAYED workflow (takes effect at its next step)' })
+  @ApiAcceptedResponse({ type: ActionAccepted })
+  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'not cancellable in its current status' })
+  cancel(@Param('id', WorkflowIdPipe) id: string, @Body() body: CancelWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ActionAccepted> {
+    return this.ops.cancel(id, body, who);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Resume a CANCELLED or MAX_RECOVERY_ATTEMPTS_EXCEEDED workflow, or start an ENQUEUED/DELAYED one now, under the same ID' })
+  @ApiAcceptedResponse({ type: ActionAccepted })
+  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'not resumable (an ERROR workflow is forked, not resumed)' })
+  resume(@Param('id', WorkflowIdPipe) id: string, @Body() body: ResumeWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ActionAccepted> {
+    return this.ops.resume(id, body, who);
+  }
+
+  @Post(':id/fork')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Fork a finished workflow at stepN: steps before it are reused, stepN onwards re-executes under a new ID' })
+  @ApiAcceptedResponse({ type: ForkAccepted })
+  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'not finished, or stepN beyond the last recorded step' })
+  fork(@Param('id', WorkflowIdPipe) id: string, @Body() body: ForkWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ForkAccepted> {
+    return this.ops.fork(id, body, who);
+  }
+}
