@@ -1,6 +1,7 @@
 // Jest loads globalSetup with Node's own loader (no TypeScript), so this file is plain ESM and uses
 // the compiled libs in dist/ (`npm run build` runs before the suites that need it).
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '../../dist/libs/common/src/index.js';
@@ -31,7 +32,10 @@ async function admin(adminUrl, sql) {
  */
 export default async function globalSetup() {
   const given = process.env.DATABASE_URL?.trim();
-  const embedded = given ? undefined : await startEmbeddedPostgres({ dataDir: join(projectRoot(), '.data', 'pg-test'), database: 'postgres', fast: true });
+  // A folder per run, so two test runs on one machine never share (or stop) each other's server.
+  const embedded = given
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir: join(projectRoot(), '.data', 'pg-test', String(process.pid)), database: 'postgres', fast: true });
   const adminUrl = given ? withDatabase(given, 'postgres') : embedded.adminUrl;
   const template = `durable_ops_tpl_${process.pid}_${Date.now().toString(36)}`;
   await admin(adminUrl, `CREATE DATABASE ${template}`);
@@ -48,5 +52,8 @@ export async function globalTeardown() {
   const server = globalThis.__durableOpsTestServer;
   if (!server) return;
   await admin(server.adminUrl, `DROP DATABASE IF EXISTS ${server.template} WITH (FORCE)`).catch(() => undefined);
-  await server.embedded?.stop();
+  if (server.embedded) {
+    await server.embedded.stop();
+    rmSync(server.embedded.dataDir, { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,7 @@
 import type { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { opsAuthMiddleware, OpsTokens } from '#control-plane';
 import { type AppConfig, type LogLevel, LatticeExceptionFilter, packageVersion, strictValidationPipe } from '#common';
 
 export function nestLogLevels(level: LogLevel): NestLogLevel[] {
@@ -31,6 +32,8 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 
 /** Everything an app needs beyond its modules; shared by main.ts and the tests. */
 export function configureApp(app: NestExpressApplication, config: Pick<AppConfig, 'bodyLimit'>): OpenAPIObject {
+  // Auth before the body parser: under /api/ops a bad token is a 401 whatever the body.
+  app.use('/api/ops', opsAuthMiddleware(app.get(OpsTokens)));
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.useGlobalFilters(new LatticeExceptionFilter());
   app.useGlobalPipes(strictValidationPipe());

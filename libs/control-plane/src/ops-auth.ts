@@ -1,5 +1,5 @@
 import { type CanActivate, type ExecutionContext, createParamDecorator, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import { Forbidden, type OpsRole, type OpsToken, Unauthorized, sha256 } from '#common';
 
@@ -38,24 +38,43 @@ export class OpsTokens implements OnModuleInit {
   identify(token: string): OpsPrincipal | undefined {
     return this.byDigest.get(sha256(token));
   }
+
+  /** 401 without a valid bearer token; 403 when a viewer tries anything but a read. */
+  authenticate(authorization: string | undefined, method: string): OpsPrincipal {
+    const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+    if (!match?.[1]) throw new Unauthorized('a bearer token is required (Authorization: Bearer <token>)');
+    const principal = this.identify(match[1]);
+    if (!principal) throw new Unauthorized('the bearer token is not valid');
+    if (method !== 'GET' && method !== 'HEAD' && principal.role !== 'operator') {
+      throw new Forbidden(`${principal.principal} is a ${principal.role}; control actions need the operator role`);
+    }
+    return principal;
+  }
 }
 
-/** 401 without a valid bearer token; 403 when a viewer tries anything but a read. */
+/**
+ * Auth in front of everything under /api/ops, mounted before the body parser: a request without a
+ * valid token is a 401 whatever its body or path, and learns nothing else.
+ */
+export function opsAuthMiddleware(tokens: OpsTokens): (request: Request, response: Response, next: NextFunction) => void {
+  return (request, _response, next) => {
+    try {
+      (request as OpsRequest).opsPrincipal = tokens.authenticate(request.headers.authorization, request.method);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** The routes' own check, in case a route is ever served without the middleware in front. */
 @Injectable()
 export class OpsAuthGuard implements CanActivate {
   constructor(private readonly tokens: OpsTokens) {}
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<OpsRequest>();
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) throw new Unauthorized('a bearer token is required (Authorization: Bearer <token>)');
-    const principal = this.tokens.identify(match[1]);
-    if (!principal) throw new Unauthorized('the bearer token is not valid');
-    if (request.method !== 'GET' && request.method !== 'HEAD' && principal.role !== 'operator') {
-      throw new Forbidden(`${principal.principal} is a ${principal.role}; control actions need the operator role`);
-    }
-    request.opsPrincipal = principal;
+    request.opsPrincipal ??= this.tokens.authenticate(request.headers.authorization, request.method);
     return true;
   }
 }

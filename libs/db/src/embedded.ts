@@ -68,6 +68,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The parent of a process, from /proc (Linux); undefined when unknown. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -117,10 +128,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   // A server left behind by a process that was killed with -9 still holds the folder: stop it.
+  // One whose parent is alive belongs to another running process: leave it alone.
   const pidFile = resolve(dataDir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     if (pid > 0 && pidAlive(pid)) {
+      const parent = parentPid(pid);
+      if (parent !== undefined && parent > 1 && pidAlive(parent)) {
+        throw new Error(`the embedded Postgres in ${dataDir} is in use by another process (pid ${parent}); stop it, or set DATABASE_URL`);
+      }
       log(`stopping an orphaned embedded Postgres (pid ${pid}) left by an earlier run`);
       execFileSync(bins.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], asUser);
     }

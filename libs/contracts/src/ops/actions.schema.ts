@@ -1,9 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { PRINTABLE } from './workflow-status.js';
 
-// No control characters: the text lands in audit rows and terminals.
-// eslint-disable-next-line no-control-regex
-const PRINTABLE = /^[^\x00-\x1f\x7f]+$/;
 
 /** Every control action names who does it and why; both land in the OPS audit row. */
 export class OperatorActionRequest {

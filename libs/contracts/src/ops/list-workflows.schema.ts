@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { WORKFLOW_STATUSES, type WorkflowStatusName } from './workflow-status.js';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { PRINTABLE, WORKFLOW_STATUSES, type WorkflowStatusName } from './workflow-status.js';
 
 /** GET /api/ops/wf query. Unknown keys are a 400 (the global pipe forbids them). */
 export class ListWorkflowsQuery {
@@ -17,12 +17,14 @@ export class ListWorkflowsQuery {
   @IsOptional()
   @IsString()
   @Length(1, 200)
+  @Matches(PRINTABLE, { message: 'name must be printable text' })
   name?: string;
 
   @ApiPropertyOptional({ description: 'Queue name, e.g. intents', maxLength: 200 })
   @IsOptional()
   @IsString()
   @Length(1, 200)
+  @Matches(PRINTABLE, { message: 'queue must be printable text' })
   queue?: string;
 
   @ApiPropertyOptional({ format: 'date-time' })
