@@ -2,14 +2,9 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '#common';
 import { ControlPlaneModule } from '#control-plane';
 import { DataPlaneModule } from '#data-plane';
-import { DatabaseModule } from '#db';
+import { DatabaseModule, type ResolvedDatabases } from '#db';
 import { DbosModule } from '#dbos';
 import { ProofModule } from '#proof';
-
-export interface ResolvedDatabases {
-  readonly appDatabaseUrl: string;
-  readonly systemDatabaseUrl: string;
-}
 
 @Module({})
 export class AppModule {

@@ -3,9 +3,9 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfig } from '#common';
+import { resolveDatabases } from '#db';
 import { AppModule } from './app.module.js';
 import { configureApp, nestLogLevels } from './configure.js';
-import { resolveDatabases } from './databases.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,7 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { ConfigError, loadConfig } from '#common';
-import { applySystemSql, migrate } from '#db';
-import { resolveDatabases } from './databases.js';
+import { applySystemSql, migrate, resolveDatabases } from '#db';
 
 /** `npm run db:migrate`: the app migrations, then the DBOS system schema. */
 async function main(): Promise<void> {

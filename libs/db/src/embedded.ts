@@ -113,6 +113,20 @@ function usableDataDir(wanted: string, ids: { uid: number; gid: number } | undef
   }
 }
 
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`);
+  } catch (error) {
+    // Two processes may race to create it; the loser finds it there.
+    if ((error as { code?: string }).code !== '42P04') throw error;
+  } finally {
+    await admin.end();
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const bins = await binaries();
   const ids = runAsIds();
@@ -135,7 +149,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (pid > 0 && pidAlive(pid)) {
       const parent = parentPid(pid);
       if (parent !== undefined && parent > 1 && pidAlive(parent)) {
-        throw new Error(`the embedded Postgres in ${dataDir} is in use by another process (pid ${parent}); stop it, or set DATABASE_URL`);
+        // Another live process (the service, say, when the ops CLI starts) runs it: share it.
+        const port = Number(readFileSync(pidFile, 'utf8').split('\n')[3]);
+        log(`using the embedded Postgres of process ${parent} on port ${port}`);
+        await ensureDatabase(`postgres://postgres@127.0.0.1:${port}/postgres`, options.database);
+        return {
+          url: `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(options.database)}`,
+          adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+          port,
+          dataDir,
+          stop: () => Promise.resolve(),
+        };
       }
       log(`stopping an orphaned embedded Postgres (pid ${pid}) left by an earlier run`);
       execFileSync(bins.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], asUser);
@@ -160,14 +184,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   child.stderr?.resume();
 
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${options.database.replaceAll('"', '""')}"`);
-  } finally {
-    await admin.end();
-  }
+  await ensureDatabase(adminUrl, options.database);
 
   let stopped: Promise<void> | undefined;
   return {

@@ -1,15 +1,19 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { type AppConfig, projectRoot } from '#common';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '#db';
-import type { ResolvedDatabases } from './app.module.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
+
+export interface ResolvedDatabases {
+  readonly appDatabaseUrl: string;
+  readonly systemDatabaseUrl: string;
+}
 
 export interface Databases extends ResolvedDatabases {
   readonly embedded: EmbeddedPostgres | undefined;
 }
 
 /** DATABASE_URL when set; otherwise the embedded Postgres under .data/pg. System DB defaults to the app DB. */
-export async function resolveDatabases(config: AppConfig): Promise<Databases> {
+export async function resolveDatabases(config: Pick<AppConfig, 'databaseUrl' | 'systemDatabaseUrl' | 'embeddedPgPort'>): Promise<Databases> {
   if (config.databaseUrl) {
     return { appDatabaseUrl: config.databaseUrl, systemDatabaseUrl: config.systemDatabaseUrl ?? config.databaseUrl, embedded: undefined };
   }
