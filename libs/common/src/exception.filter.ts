@@ -37,6 +37,21 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
   'request.aborted': 'the request was aborted',
 };
 
+/** A thrown non-Error for the log: JSON when it has a JSON form, else String() (BigInt, cycles, symbols…). */
+function describeThrown(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // BigInt, a cycle, or a throwing toJSON: fall back below
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /**
  * The one error lattice of the service: 400 validation, 401, 403, 404, 409, and 500 for anything
  * unexpected (with a correlation id that is logged with the stack; the body never carries a stack).
@@ -79,7 +94,7 @@ export class LatticeExceptionFilter implements ExceptionFilter {
         return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message: exception.message }] } };
     }
     const correlationId = randomUUID();
-    const detail = exception instanceof Error ? (exception.stack ?? exception.message) : JSON.stringify(exception);
+    const detail = exception instanceof Error ? (exception.stack ?? exception.message) : describeThrown(exception);
     this.logger.error(`internal error ${correlationId}: ${detail}`);
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: { error: 'internal', correlationId } };
   }

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { ValidationFailed, type ValidationDetail } from './errors.js';
@@ -23,9 +23,71 @@ export const STRICT_VALIDATION = {
   validationError: { target: false, value: false },
 } as const;
 
+/**
+ * Key names that class-transformer (and Nest's pipe) silently skip or strip instead of copying: every
+ * member of Object.prototype (`toString`, `valueOf`, `hasOwnProperty`, `constructor`, `__proto__`, …)
+ * and `prototype`. Left alone they would be dropped from strict contracts (a 201 for a body that
+ * should be a 400) and from the open objects alike, so they are refused wherever they appear.
+ */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), '__proto__', 'constructor', 'prototype']);
+
+function joinPath(prefix: string, key: string): string {
+  return prefix ? `${prefix}.${key}` : key;
+}
+
+/**
+ * Walks a raw value (objects and arrays, at any depth, open objects included) and returns one detail
+ * per own key named like an Object.prototype member, `__proto__` or `prototype`, and per string (or
+ * key) holding U+0000, which Postgres cannot store. Iterative, so a
+ * deeply nested body cannot overflow the stack, and cycle-safe for values that do not come from JSON.
+ */
+export function forbiddenKeyDetails(value: unknown, pathPrefix = ''): ValidationDetail[] {
+  const details: ValidationDetail[] = [];
+  const seen = new WeakSet<object>();
+  const stack: { value: unknown; path: string }[] = [{ value, path: pathPrefix }];
+  while (stack.length > 0 && details.length < MAX_DETAILS) {
+    const current = stack.pop()!;
+    const node = current.value;
+    // Postgres text and jsonb cannot hold U+0000: refuse it here rather than fail at the database.
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) details.push({ path: current.path, message: `${current.path || 'value'} must not contain the NUL character` });
+      continue;
+    }
+    if (typeof node !== 'object' || node === null || ArrayBuffer.isView(node) || node instanceof ArrayBuffer || seen.has(node)) continue;
+    seen.add(node);
+    const keys = Object.keys(node);
+    // Pushed in reverse so that children are visited in key order (a node's own keys are reported first).
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      if (!FORBIDDEN_KEYS.has(key)) stack.push({ value: (node as Record<string, unknown>)[key], path: joinPath(current.path, key) });
+    }
+    for (const key of keys) {
+      if (FORBIDDEN_KEYS.has(key)) details.push({ path: joinPath(current.path, key), message: `property ${key} is not allowed` });
+      else if (key.includes('\u0000'))
+        details.push({ path: joinPath(current.path, key.replaceAll('\u0000', '\\u0000')), message: 'property names must not contain the NUL character' });
+    }
+  }
+  return details.slice(0, MAX_DETAILS);
+}
+
+/**
+ * The global pipe's class: refuses prototype-named keys before class-transformer can drop them, then
+ * validates as Nest's ValidationPipe does. Only parameters that ValidationPipe itself validates (class
+ * metatypes) are checked; a `string` param or a custom decorator's value passes through unchanged.
+ */
+export class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.metatype && this.toValidate(metadata)) {
+      const details = forbiddenKeyDetails(value);
+      if (details.length > 0) throw new ValidationFailed(details);
+    }
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
 /** The global pipe: strict contracts, unknown keys rejected at every level, one 400 shape. */
 export function strictValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     ...STRICT_VALIDATION,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
@@ -38,8 +100,18 @@ export function validateContract<T extends object>(cls: new () => T, value: unkn
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationFailed([{ path: pathPrefix, message: `${pathPrefix || 'value'} must be an object` }]);
   }
-  const instance = plainToInstance(cls, value);
-  const errors = validateSync(instance, STRICT_VALIDATION);
-  if (errors.length > 0) throw new ValidationFailed(flattenValidationErrors(errors, pathPrefix));
+  let instance: T;
+  let details: ValidationDetail[];
+  try {
+    const forbidden = forbiddenKeyDetails(value, pathPrefix);
+    if (forbidden.length > 0) throw new ValidationFailed(forbidden);
+    instance = plainToInstance(cls, value);
+    details = flattenValidationErrors(validateSync(instance, STRICT_VALIDATION), pathPrefix);
+  } catch (error) {
+    if (error instanceof ValidationFailed) throw error;
+    // class-transformer / class-validator (or a getter) tripping over an odd value: the value is at fault, not the service.
+    throw new ValidationFailed([{ path: pathPrefix, message: `${pathPrefix || 'value'} could not be validated` }]);
+  }
+  if (details.length > 0) throw new ValidationFailed(details);
   return instance;
 }

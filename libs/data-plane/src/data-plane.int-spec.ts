@@ -182,6 +182,8 @@ describe('data plane on real Postgres + DBOS', () => {
       ['notBefore not a time', echoIntent('v', { notBefore: 'tomorrow' })],
       ['missing constraints', { goal: 'g', inputs: echoIntent().inputs }],
       ['array body', [echoIntent()]],
+      ['NUL in the goal', { ...echoIntent(), goal: 'a\u0000b' }],
+      ['NUL deep in open data', { ...echoIntent(), inputs: { ...echoIntent().inputs, data: { note: ['ok', 'bad\u0000'] } } }],
       ['too many tasks', { goal: 'g', inputs: { tasks: Array.from({ length: 101 }, () => ({ connector: 'echo', args: { value: 1 } })) }, constraints: {} }],
     ];
     for (const [name, body] of cases) {

@@ -1,6 +1,7 @@
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { applySystemSql } from '#db';
+import { nestDbosLogger } from './dbos-logger.js';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
 
 export const DBOS_OPTIONS = Symbol('DBOS_OPTIONS');
@@ -63,6 +64,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       applicationVersion: this.options.appVersion,
       executorID: this.options.executorId,
       logLevel: this.options.logLevel,
+      logger: nestDbosLogger(),
       runAdminServer: false,
       ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
     });
