@@ -7,7 +7,6 @@ import {
   type RunArtifacts,
   type RunHeader,
   type RunPage,
-
   type RunSteps,
   type RunView,
   type StartRunRequest,

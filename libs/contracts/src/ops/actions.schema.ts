@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { PRINTABLE } from './workflow-status.js';
 
-
 /** Every control action names who does it and why; both land in the OPS audit row. */
 export class OperatorActionRequest {
   @ApiProperty({ description: 'Who is acting (a person or a tool)', minLength: 1, maxLength: 100, example: 'alice' })
