@@ -31,7 +31,7 @@ describe('the built service as a separate process', () => {
     const intent = await service.request('POST', '/api/intents', {
       goal: 'sleep then echo',
       inputs: { tasks: [{ connector: 'echo', args: { value: 'after the crash' } }] },
-      constraints: { delayMs: 6000 },
+      constraints: { delayMs: 20_000 },
     });
     expect(intent.status).toBe(201);
     const started = await service.request('POST', '/api/runs', { intentId: intent.body.intentId });
@@ -43,9 +43,11 @@ describe('the built service as a separate process', () => {
       return res.body.status === 'waiting' ? res.body : undefined;
     });
     const decision = (await service.request('GET', `/api/runs/${runId}/artifacts`)).body.artifacts.find((a: { kind: string }) => a.kind === 'decision');
-    const deadline = Date.parse(decision.inline.decidedAt) + 6000;
+    const deadline = Date.parse(decision.inline.decidedAt) + 20_000;
     expect(waiting.nextAction).toBe('WAIT');
 
+    // Killed 3 s into its 20 s sleep.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(decision.inline.decidedAt) + 3000 - Date.now())));
     service.child.kill('SIGKILL');
     expect(await service.exited()).toBe('SIGKILL');
 
@@ -56,11 +58,11 @@ describe('the built service as a separate process', () => {
         const res = await service!.request('GET', `/api/runs/${runId}`);
         return res.body.dbosStatus === 'SUCCESS' ? res.body : undefined;
       },
-      30_000,
+      40_000,
     );
     const finishedAt = Date.now();
     expect(done.status).toBe('succeeded');
-    // Woke at the original deadline, not 6 s after the restart.
+    // Woke at the original deadline, not 20 s after the restart.
     expect(finishedAt).toBeGreaterThanOrEqual(deadline - 50);
     expect(finishedAt - deadline).toBeLessThan(4000);
 

@@ -23,7 +23,7 @@ export class AppModule {
         }),
         DataPlaneModule.forRoot({ httpConnectorAllowlist: config.httpConnectorAllowlist, serveHttp }),
         ControlPlaneModule.forRoot({ tokens: config.opsApiTokens, serveHttp }),
-        ProofModule,
+        ProofModule.forRoot({ tickSchedule: config.opsTickSchedule }),
       ],
     };
   }

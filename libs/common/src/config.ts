@@ -27,6 +27,8 @@ export interface AppConfig {
   /** Empty outside production means: generate a one-off operator token at boot. */
   readonly opsApiTokens: readonly OpsToken[];
   readonly logLevel: LogLevel;
+  /** Six-field cron (with seconds) of the scheduled ops tick. */
+  readonly opsTickSchedule: string;
   readonly bodyLimit: string;
   readonly production: boolean;
 }
@@ -133,6 +135,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const production = optional(env, 'NODE_ENV') === 'production';
   const opsApiTokens = opsTokens(env, 'OPS_API_TOKENS');
   if (production && opsApiTokens.length === 0) throw new ConfigError('OPS_API_TOKENS', 'is required when NODE_ENV=production (principal:role:token,…)');
+  const opsTickSchedule = optional(env, 'OPS_TICK_SCHEDULE') ?? '*/30 * * * * *';
+  if (!/^\S+( \S+){5}$/.test(opsTickSchedule))
+    throw new ConfigError('OPS_TICK_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/30 * * * * *" (got "${opsTickSchedule}")`);
   const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
   return {
@@ -147,6 +152,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     httpConnectorAllowlist: allowlist(env, 'HTTP_CONNECTOR_ALLOWLIST'),
     opsApiTokens,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    opsTickSchedule,
     bodyLimit,
     production,
   };

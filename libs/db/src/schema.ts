@@ -80,6 +80,18 @@ export interface SettingsTable {
   updated_at: Timestamp;
 }
 
+export interface OpsSnapshotsTable {
+  tick_id: string;
+  scheduled_for: Timestamp;
+  taken_at: Timestamp;
+  queue_depth: ColumnType<unknown, string, string>;
+  enqueued: number;
+  pending: number;
+  failures_24h: number;
+  oldest_enqueued_age_ms: ColumnType<string | null, number | null, number | null>;
+  reconciled: number;
+}
+
 export interface DB {
   'app.intents': IntentsTable;
   'app.runs': RunsTable;
@@ -87,4 +99,5 @@ export interface DB {
   'app.artifacts': ArtifactsTable;
   'app.task_receipts': TaskReceiptsTable;
   'app.settings': SettingsTable;
+  'app.ops_snapshots': OpsSnapshotsTable;
 }

@@ -42,6 +42,7 @@ export interface EnqueueParams {
 export class DbosService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DBOS');
   private launchedAt: Date | undefined;
+  private readonly afterLaunchHooks: (() => Promise<void>)[] = [];
 
   constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {}
 
@@ -71,8 +72,14 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     await DBOS.launch();
     await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, options);
+    for (const hook of this.afterLaunchHooks) await hook();
     this.launchedAt = new Date();
     this.logger.log(`launched: appVersion=${this.options.appVersion} executorID=${this.options.executorId}`);
+  }
+
+  /** Work that needs a launched DBOS (schedules): register it in a constructor or onModuleInit. */
+  afterLaunch(hook: () => Promise<void>): void {
+    this.afterLaunchHooks.push(hook);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,2 +1,3 @@
 export * from './health.controller.js';
+export * from './ops-tick.workflow.js';
 export * from './proof.module.js';

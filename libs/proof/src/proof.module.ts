@@ -1,6 +1,22 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { HealthController } from './health.controller.js';
+import { OpsTickRepository } from './ops-tick.repository.js';
+import { OPS_TICK_SCHEDULE, OpsTickWorkflow } from './ops-tick.workflow.js';
 
-/** The proof plane: health now; views, invariants, the scheduled tick and telemetry gates join it. */
-@Module({ controllers: [HealthController] })
-export class ProofModule {}
+export interface ProofOptions {
+  /** Six-field cron of the scheduled ops tick. */
+  readonly tickSchedule: string;
+  readonly serveHttp?: boolean;
+}
+
+/** The proof plane: health, the scheduled tick (reconcile + snapshot); views and invariants live in db/. */
+@Module({})
+export class ProofModule {
+  static forRoot(options: ProofOptions): DynamicModule {
+    return {
+      module: ProofModule,
+      controllers: [HealthController],
+      providers: [{ provide: OPS_TICK_SCHEDULE, useValue: options.tickSchedule }, OpsTickRepository, OpsTickWorkflow],
+    };
+  }
+}

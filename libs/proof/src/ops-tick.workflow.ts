@@ -1,0 +1,73 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { Inject, Injectable } from '@nestjs/common';
+import { DbosService } from '#dbos';
+import { OpsTickRepository, type ProjectionFix } from './ops-tick.repository.js';
+
+export const OPS_TICK_SCHEDULE = Symbol('OPS_TICK_SCHEDULE');
+export const OPS_TICK_NAME = 'ops-tick';
+const RECONCILE_BATCH = 500;
+
+function errorOf(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
+    return { name: String((error as { name?: unknown }).name ?? 'Error'), message: (error as { message: string }).message };
+  }
+  return { name: 'Error', message: error === undefined ? 'the workflow failed' : String(error) };
+}
+
+/**
+ * The scheduled tick: a database-backed DBOS schedule (every 30 s by default, missed ticks caught up
+ * after downtime). Each firing has a deterministic workflow ID, so an interval is handled once.
+ * ReconcileST brings run projections in line with DBOS (the truth); SnapshotST records what it saw.
+ */
+@Injectable()
+export class OpsTickWorkflow {
+  readonly workflow: (scheduledDate: Date, context: unknown) => Promise<void>;
+
+  constructor(
+    private readonly repository: OpsTickRepository,
+    dbos: DbosService,
+    @Inject(OPS_TICK_SCHEDULE) schedule: string,
+  ) {
+    this.workflow = DBOS.registerWorkflow((scheduledDate: Date) => this.tick(scheduledDate), { name: 'OpsTickWorkflow' });
+    dbos.afterLaunch(() => DBOS.applySchedules([{ scheduleName: OPS_TICK_NAME, workflowFn: this.workflow, schedule, automaticBackfill: true }]));
+  }
+
+  private async tick(scheduledDate: Date): Promise<void> {
+    const tickId = DBOS.workflowID ?? `tick-${new Date(scheduledDate).toISOString()}`;
+    const reconciled = await DBOS.runStep(() => this.reconcile(), { name: 'ReconcileST' });
+    await DBOS.runStep(
+      async () => this.repository.recordSnapshot({ tickId, scheduledFor: new Date(scheduledDate), reconciled, ...(await this.repository.observe()) }),
+      {
+        name: 'SnapshotST',
+      },
+    );
+  }
+
+  /** Moves projections DBOS has finished (a crash, a timeout, a cancel by deadline) to the final state. */
+  private async reconcile(): Promise<number> {
+    const runs = await this.repository.liveRuns(RECONCILE_BATCH);
+    const truth = new Map((await this.repository.statuses(runs.map((r) => r.id))).map((s) => [s.workflow_uuid, s.status]));
+    let fixed = 0;
+    for (const run of runs) {
+      const status = truth.get(run.id);
+      let fix: ProjectionFix | undefined;
+      switch (status) {
+        case 'SUCCESS':
+          fix = { runId: run.id, from: run.status, to: 'succeeded', nextAction: 'NONE' };
+          break;
+        case 'ERROR':
+        case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
+          fix = { runId: run.id, from: run.status, to: 'failed', nextAction: 'REPAIR', error: errorOf((await DBOS.getWorkflowStatus(run.id))?.error) };
+          break;
+        case 'CANCELLED':
+          fix = { runId: run.id, from: run.status, to: 'canceled', nextAction: 'RESUME' };
+          break;
+        default:
+          break;
+      }
+      if (fix && (await this.repository.apply(fix))) fixed++;
+    }
+    return fixed;
+  }
+}
