@@ -15,6 +15,7 @@ const shared = {
 export default {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...shared, displayName: 'policy', testMatch: ['<rootDir>/test/policy/*.spec.ts'] },
     {
       ...shared,
       displayName: 'integration',

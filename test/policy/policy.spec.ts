@@ -1,0 +1,92 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { projectRoot } from '#common';
+
+/**
+ * Policy checks (the `quick` gate): the contract and the durability rules that no reviewer should
+ * have to remember. They read the checked-in OpenAPI document and the sources.
+ */
+const root = projectRoot();
+const openapi = JSON.parse(readFileSync(join(root, 'openapi.json'), 'utf8')) as {
+  paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
+  components: { schemas: Record<string, { additionalProperties?: unknown; properties?: unknown }> };
+};
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...sources(path));
+    else if (path.endsWith('.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(path)) out.push(path);
+  }
+  return out;
+}
+const appCode = [...sources(join(root, 'apps')), ...sources(join(root, 'libs'))].map((file) => ({
+  file: relative(root, file),
+  text: readFileSync(file, 'utf8'),
+}));
+
+describe('policy', () => {
+  it('the control plane has exactly six routes, and nothing else lives under /api/ops', () => {
+    const routes = Object.entries(openapi.paths)
+      .filter(([path]) => path.startsWith('/api/ops'))
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    expect(routes).toEqual([
+      'GET /api/ops/wf',
+      'GET /api/ops/wf/{id}',
+      'GET /api/ops/wf/{id}/steps',
+      'POST /api/ops/wf/{id}/cancel',
+      'POST /api/ops/wf/{id}/fork',
+      'POST /api/ops/wf/{id}/resume',
+    ]);
+    const controllers = appCode.filter((f) => /@Controller\(\s*'api\/ops/.test(f.text)).map((f) => f.file);
+    expect(controllers).toEqual(['libs/control-plane/src/ops.controller.ts']);
+  });
+
+  it('every contract schema is strict (additionalProperties: false)', () => {
+    const loose = Object.entries(openapi.components.schemas)
+      .filter(([, schema]) => schema.properties !== undefined && schema.additionalProperties !== false)
+      .map(([name]) => name);
+    expect(loose).toEqual([]);
+    const bodies = Object.values(openapi.paths)
+      .flatMap((item) => Object.values(item))
+      .map((op) => op.requestBody?.content?.['application/json']?.schema?.$ref)
+      .filter((ref): ref is string => ref !== undefined);
+    expect(bodies.length).toBeGreaterThanOrEqual(5);
+    for (const ref of bodies) expect(openapi.components.schemas[ref.split('/').pop()!]?.additionalProperties).toBe(false);
+  });
+
+  it('retries are allowed in exactly one step: ExecuteST', () => {
+    const retrying = appCode.filter((f) => /retriesAllowed\s*:\s*true/.test(f.text));
+    expect(retrying.map((f) => f.file)).toEqual(['libs/data-plane/src/intent.workflow.ts']);
+    const file = retrying[0]!.text;
+    const runSteps = [...file.matchAll(/DBOS\.runStep\([\s\S]*?\{\s*name:\s*'(\w+)'([\s\S]*?)\}\)/g)].map((m) => ({
+      name: m[1],
+      retries: /retriesAllowed:\s*true/.test(m[2]!),
+    }));
+    expect(runSteps.filter((s) => s.retries).map((s) => s.name)).toEqual(['ExecuteST']);
+    expect(appCode.filter((f) => /@DBOS\.step\(|registerStep\(/.test(f.text)).map((f) => f.file)).toEqual([]);
+  });
+
+  it('application code has no process timers (durable sleep or a schedule instead)', () => {
+    const offenders = appCode
+      .filter((f) => /\b(setTimeout|setInterval)\s*\(/.test(f.text) || /from 'node:timers(\/promises)?'/.test(f.text))
+      .filter((f) => !/eslint-disable no-restricted-globals -- pacing a CLI batch/.test(f.text))
+      .map((f) => f.file);
+    expect(offenders).toEqual([]);
+  });
+
+  it('a plane never imports another plane', () => {
+    const planes = ['data-plane', 'control-plane', 'proof'];
+    const crossings: string[] = [];
+    for (const { file, text } of appCode) {
+      const plane = planes.find((p) => file.startsWith(`libs/${p}/`));
+      if (!plane) continue;
+      for (const other of planes.filter((p) => p !== plane)) {
+        if (text.includes(`'#${other}'`) || new RegExp(`from '[./]*/${other}/`).test(text)) crossings.push(`${file} → ${other}`);
+      }
+    }
+    expect(crossings).toEqual([]);
+  });
+});
