@@ -30,7 +30,9 @@ export class OpsTickWorkflow {
     @Inject(OPS_TICK_SCHEDULE) schedule: string,
   ) {
     this.workflow = DBOS.registerWorkflow((scheduledDate: Date) => this.tick(scheduledDate), { name: 'OpsTickWorkflow' });
-    dbos.afterLaunch(() => DBOS.applySchedules([{ scheduleName: OPS_TICK_NAME, workflowFn: this.workflow, schedule, automaticBackfill: true }]));
+    dbos.afterLaunch(() =>
+      DBOS.applySchedules([{ scheduleName: OPS_TICK_NAME, workflowFn: this.workflow, schedule, automaticBackfill: true, queueName: 'ops' }]),
+    );
   }
 
   private async tick(scheduledDate: Date): Promise<void> {
