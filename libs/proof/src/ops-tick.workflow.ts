@@ -9,10 +9,11 @@ const RECONCILE_BATCH = 500;
 
 function errorOf(error: unknown): { name: string; message: string } {
   if (error instanceof Error) return { name: error.name, message: error.message };
-  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
-    return { name: String((error as { name?: unknown }).name ?? 'Error'), message: (error as { message: string }).message };
+  if (error && typeof error === 'object') {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    if (typeof message === 'string') return { name: typeof name === 'string' ? name : 'Error', message };
   }
-  return { name: 'Error', message: error === undefined ? 'the workflow failed' : String(error) };
+  return { name: 'Error', message: typeof error === 'string' ? error : 'the workflow failed' };
 }
 
 /**
@@ -54,7 +55,7 @@ export class OpsTickWorkflow {
     for (const run of runs) {
       const status = truth.get(run.id);
       let fix: ProjectionFix | undefined;
-      switch (status) {
+      switch (status ?? 'UNKNOWN') {
         case 'SUCCESS':
           fix = { runId: run.id, from: run.status, to: 'succeeded', nextAction: 'NONE' };
           break;

@@ -1,0 +1,266 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '#common';
+import { freePort } from '#db';
+import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { waitFor } from '../../../test/support/wait.js';
+
+/**
+ * The built ops CLI (dist/apps/ops-cli/src/main.js) as an on-call engineer runs it: a separate process
+ * and DBOS executor on the service's database, IDs on stdin, asserting what they would see.
+ */
+const CLI = join(projectRoot(), 'dist', 'apps', 'ops-cli', 'src', 'main.js');
+const VIEWER = 'viewer-token-0123456789ab';
+const viewer = { authorization: `Bearer ${VIEWER}` };
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('ops CLI (built, against the real service database)', () => {
+  let t: TestApp;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+    t = await startTestApp({ OPS_API_TOKENS: `victor:viewer:${VIEWER}` });
+    env = { ...process.env, DATABASE_URL: t.database.url, LOG_LEVEL: 'error', OPS_API_URL: t.baseUrl };
+    delete env.OPS_ACTOR;
+    delete env.OPS_REASON;
+    delete env.DBOS_SYSTEM_DATABASE_URL;
+    delete env.DBOS_EXECUTOR_ID;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  function cli(args: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<CliResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  async function startRun(tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> {
+    const intent = await t.request('POST', '/api/intents', { goal: 'ops cli test', inputs: { tasks }, constraints });
+    const run = await t.request('POST', '/api/runs', { intentId: intent.body.intentId });
+    expect(run.status).toBe(202);
+    return run.body.runId as string;
+  }
+
+  async function dbosStatus(id: string, want: string[], timeoutMs = 30_000): Promise<any> {
+    return waitFor(
+      `${id} to reach ${want.join('|')}`,
+      async () => {
+        const res = await t.request('GET', `/api/ops/wf/${id}`, undefined, viewer);
+        return want.includes(res.body?.status) ? res.body : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  async function sleepingRun(): Promise<string> {
+    const id = await startRun([{ connector: 'echo', args: { value: 'later' } }], { delayMs: 60_000 });
+    await waitFor('the run to sleep', async () => ((await t.request('GET', `/api/runs/${id}`)).body.status === 'waiting' ? true : undefined));
+    return id;
+  }
+
+  async function opsRows(): Promise<any[]> {
+    return t.db.selectFrom('app.artifacts').selectAll().where('step_id', '=', 'OPS').orderBy('id').execute();
+  }
+
+  let failedId: string;
+  let succeededId: string;
+
+  it('list --status ERROR --format ids shows a failed run; json and table formats too', async () => {
+    failedId = await startRun([{ connector: 'fault', args: { mode: 'permanent' } }]);
+    succeededId = await startRun([{ connector: 'echo', args: { value: 'ok' } }]);
+    await dbosStatus(failedId, ['ERROR']);
+    await dbosStatus(succeededId, ['SUCCESS']);
+
+    const ids = await cli(['list', '--status', 'ERROR', '--format', 'ids']);
+    expect(ids.code).toBe(0);
+    const listed = ids.stdout.trim().split('\n');
+    expect(listed).toContain(failedId);
+    expect(listed).not.toContain(succeededId);
+    // stdout is only IDs (logs go to stderr), so it can be piped into the next command.
+    for (const line of listed) expect(line).toMatch(/^\S+$/);
+
+    const json = await cli(['list', '--status', 'ERROR', '--status', 'SUCCESS', '--name', 'IntentWorkflow', '--limit', '1', '--format', 'json']);
+    expect(json.code).toBe(0);
+    const items = JSON.parse(json.stdout) as { workflowID: string; status: string }[];
+    expect(items.map((i) => [i.workflowID, i.status])).toEqual(
+      expect.arrayContaining([
+        [failedId, 'ERROR'],
+        [succeededId, 'SUCCESS'],
+      ]),
+    );
+
+    const table = await cli(['list', '--status', 'ERROR', '--format', 'table']);
+    const [header, ...rows] = table.stdout.trim().split('\n');
+    expect(header).toMatch(/^workflowID\s+status\s+name\s+queue\s+createdAt\s+appVersion$/);
+    expect(rows.find((r) => r.startsWith(failedId))).toMatch(new RegExp(`^${failedId}\\s+ERROR\\s+IntentWorkflow\\s+intents\\s+\\d{4}-`));
+
+    const bad = await cli(['list', '--status', 'DONE']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid list filter');
+  });
+
+  it('cancel --dry-run with the ID on stdin changes nothing and exits 0', async () => {
+    const waiting = await sleepingRun();
+    const before = await opsRows();
+    const res = await cli(['cancel', '--dry-run'], `# the run behind the stuck deploy\n${waiting}   # waiting 60 s\n\n`);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`${waiting} PENDING → would cancel`);
+    expect(res.stdout).toContain('dry run, nothing changed: would do 1 / conflict 0 / not found 0 / invalid 0 / failed 0');
+    expect(await opsRows()).toHaveLength(before.length);
+    expect((await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body.status).toBe('PENDING');
+    expect((await t.request('GET', `/api/runs/${waiting}`)).body.status).toBe('waiting');
+  });
+
+  it('cancel on a waiting run cancels it, with an OPS row: defaults ops-batch / batch-cancel, principal cli:<user>', async () => {
+    const waiting = await sleepingRun();
+    const res = await cli(['cancel'], `${waiting}\n`);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^${waiting} PENDING → cancelled \\(action act_\\w+\\)$`, 'm'));
+    expect(res.stdout).toContain('done 1 / conflict 0 / not found 0 / invalid 0 / failed 0');
+    await dbosStatus(waiting, ['CANCELLED']);
+    expect((await t.request('GET', `/api/runs/${waiting}`)).body).toMatchObject({ status: 'canceled', nextAction: 'RESUME' });
+    const row = (await opsRows()).find((r) => r.run_id === waiting);
+    expect(row).toMatchObject({ step_id: 'OPS', idx: 0, kind: 'json_diagnostic' });
+    expect(row.inline).toMatchObject({
+      op: 'cancel',
+      actor: 'ops-batch',
+      reason: 'batch-cancel',
+      targetWorkflowID: waiting,
+      principal: `cli:${userInfo().username}`,
+    });
+  });
+
+  it('cancel of a finished run is a conflict; with an unknown and a malformed ID, exit 1 and every outcome counted', async () => {
+    const before = await opsRows();
+    const res = await cli(['cancel', '--actor', 'alice', '--reason', 'cleanup'], `${succeededId}\nrun_does_not_exist\n`);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain(
+      `${succeededId} SUCCESS → conflict: workflow ${succeededId} is SUCCESS; only PENDING, ENQUEUED, DELAYED workflows can be cancelled`,
+    );
+    expect(res.stdout).toContain('(hint: it already finished; fork it to run it again)');
+    expect(res.stdout).toContain('run_does_not_exist → not found');
+    expect(res.stdout).toContain('done 0 / conflict 1 / not found 1 / invalid 0 / failed 0');
+    const invalid = await cli(['cancel', '--ids', 'bad\u0001id']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout).toContain('invalid 1');
+    expect(await opsRows()).toHaveLength(before.length);
+  });
+
+  it('dry-run predictions match what the real batch then does, ID by ID', async () => {
+    const waiting = await sleepingRun();
+    const ids = `${waiting}\n${failedId}\n${succeededId}\nrun_nope\n`;
+    const outcome = (line: string): string =>
+      /→ (would cancel|cancelled)/.test(line) ? 'done' : /→ conflict/.test(line) ? 'conflict' : /→ not found/.test(line) ? 'not found' : line;
+    const dry = await cli(['cancel', '--dry-run', '--rate', '50'], ids);
+    const real = await cli(['cancel', '--rate', '50'], ids);
+    const lines = (r: CliResult): string[] => r.stdout.split('\n').filter((l) => l.includes(' → '));
+    expect(lines(dry).map(outcome)).toEqual(['done', 'conflict', 'conflict', 'not found']);
+    expect(lines(real).map(outcome)).toEqual(lines(dry).map(outcome));
+    expect([dry.code, real.code]).toEqual([1, 1]);
+    await dbosStatus(waiting, ['CANCELLED']);
+  });
+
+  it('retry-from-step 4 on a run failed at ExecuteST, after the fix: forks it and the fork succeeds', async () => {
+    const original = await startRun([
+      { connector: 'echo', args: { value: 'effect once' } },
+      { connector: 'fault', args: { mode: 'until-fixed', flag: 'cli-drill' } },
+    ]);
+    await dbosStatus(original, ['ERROR']);
+
+    // Beyond the failed step: refused by retry-from-step's own guard, nothing forked.
+    const late = await cli(['retry-from-step', '5'], original);
+    expect(late.code).toBe(1);
+    expect(late.stdout).toContain(`step 5 is after the failed step of ${original} (step 4, ExecuteST)`);
+
+    const preview = await cli(['retry-from-step', '4', '--dry-run'], original);
+    expect(preview.stdout).toContain(`${original} ERROR → would fork at step 4`);
+
+    await t.db.insertInto('app.settings').values({ key: 'fault.cli-drill', value: 'fixed' }).execute();
+    const res = await cli(['retry-from-step', '4', '--reason', 'flag fixed'], `${original}\n`);
+    expect(res.code).toBe(0);
+    const forked = new RegExp(`^${original} ERROR → forked at step 4 as (run_\\w+) \\(action act_\\w+\\)$`, 'm').exec(res.stdout)?.[1];
+    expect(forked).toBeDefined();
+    await dbosStatus(forked!, ['SUCCESS']);
+    expect((await t.request('GET', `/api/runs/${forked}`)).body).toMatchObject({ status: 'succeeded', forkedFrom: original });
+    const row = (await opsRows()).find((r) => r.run_id === original && r.inline.op === 'fork');
+    expect(row.inline).toMatchObject({ actor: 'ops-batch', reason: 'flag fixed', stepN: 4, forkedWorkflowID: forked, principal: `cli:${userInfo().username}` });
+
+    // A run that succeeded has no failed step: a conflict for that ID, reported, not thrown.
+    const none = await cli(['retry-from-step', '4'], forked);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain(`${forked} SUCCESS → conflict: workflow ${forked} is SUCCESS and has no failed step`);
+  });
+
+  it('triage <failed id>: ExecuteST failed, next action a fork at step 4', async () => {
+    const res = await cli(['triage', failedId]);
+    expect(res.code).toBe(0);
+    for (const heading of ['1. Service health', '2. DBOS status', '3. Steps', '4. Local marks', '5. Control actions', '6. Last error']) {
+      expect(res.stdout).toContain(heading);
+    }
+    expect(res.stdout).toMatch(/1\. Service health[^\n]*\n\s+up: /);
+    expect(res.stdout).toMatch(/^\s+4\s+ExecuteST\s+failed/m);
+    expect(res.stdout).toMatch(/^\s+ExecuteST\s+1\s+failed/m); // the local mark
+    expect(res.stdout).toContain('VERDICT: failed at step 4 (ExecuteST)');
+    expect(res.stdout).toMatch(/NEXT ACTION: [^\n]*fork at step 4/);
+    expect(res.stdout).toContain(`echo ${failedId} | mise run ops:retry-from-step 4`);
+  });
+
+  it('triage with the service down reports it and still exits 0 for a found workflow; an unknown ID exits 1', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const res = await cli(['triage', failedId], '', { OPS_API_URL: closed });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('service down (ECONNREFUSED');
+    expect(res.stdout).toContain('VERDICT: failed at step 4 (ExecuteST)');
+
+    const waiting = await sleepingRun();
+    const asleep = await cli(['triage', waiting], '', { OPS_API_URL: closed });
+    expect(asleep.stdout).toMatch(/VERDICT: sleeping \(durable DBOS\.sleep, step 4\) until \d{4}-/);
+    expect(asleep.stdout).toMatch(/NEXT ACTION: the service is down[^\n]*start it/);
+
+    const missing = await cli(['triage', 'run_does_not_exist']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('not found');
+  });
+
+  it("refuses to launch under a running service's executor ID (it would re-enqueue the service's in-flight runs)", async () => {
+    const waiting = await sleepingRun();
+    const service = `test-${t.database.name}`; // startTestApp's DBOS_EXECUTOR_ID
+    expect((await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body.executorId).toBe(service);
+    const res = await cli(['list'], '', { DBOS_EXECUTOR_ID: service });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`Invalid configuration: DBOS_EXECUTOR_ID is "${service}", which owns PENDING workflows (`);
+    const after = (await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body;
+    expect([after.status, after.executorId]).toEqual(['PENDING', service]);
+    // Its own executor ID is fine.
+    expect((await cli(['list'], '', { DBOS_EXECUTOR_ID: 'ops-cli-test' })).code).toBe(0);
+  });
+
+  it('verify: the SQL oracle over everything the CLI did; split databases exit 2', async () => {
+    const res = await cli(['verify']);
+    expect(res.stdout).toMatch(/invariants hold|invariants violated/);
+    expect(res.code).toBe(res.stdout.includes('violated') ? 1 : 0);
+    expect(res.code).toBe(0);
+
+    const other = new URL(t.database.url);
+    other.pathname = '/postgres';
+    const split = await cli(['verify'], '', { DBOS_SYSTEM_DATABASE_URL: other.toString() });
+    expect(split.code).toBe(2);
+  });
+});
