@@ -269,10 +269,14 @@ function variablesReadByCode(): Map<string, string> {
   for (const match of config.matchAll(/\b(?:optional|port|postgresUrl|oneOf|allowlist|\w+)\(\s*env\s*,\s*'([A-Z_][A-Z0-9_]*)'/g)) {
     found.set(match[1] ?? '', 'libs/common/src/config.ts');
   }
-  for (const file of [...sourceFiles(join(root, 'apps')), ...sourceFiles(join(root, 'libs'))]) {
+  // Harnesses (bench, chaos) pass their own variables to their child processes; the OS provides the rest.
+  const harness = /apps\/api\/src\/(bench|chaos)\//;
+  const operatingSystem = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'TERM', 'CI']);
+  for (const file of [...sourceFiles(join(root, 'apps')), ...sourceFiles(join(root, 'libs'))].filter((f) => !harness.test(relative(root, f)))) {
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(/\benv\[\s*['"]([A-Z_][A-Z0-9_]*)['"]\s*\]|\bprocess\.env\.([A-Z_][A-Z0-9_]*)/g)) {
-      found.set(match[1] ?? match[2] ?? '', relative(root, file));
+      const name = match[1] ?? match[2] ?? '';
+      if (!operatingSystem.has(name)) found.set(name, relative(root, file));
     }
   }
   return found;

@@ -31,7 +31,20 @@ export interface AppConfig {
   readonly opsTickSchedule: string;
   readonly bodyLimit: string;
   readonly production: boolean;
+  /** OTLP export; both endpoints undefined means no telemetry at all (no SDK, no spans, no cost). */
+  readonly telemetry: TelemetryConfig;
 }
+
+export interface TelemetryConfig {
+  /** OTLP/HTTP (protobuf) traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  readonly tracesEndpoint: string | undefined;
+  /** OTLP/HTTP (protobuf) logs URL: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/logs. */
+  readonly logsEndpoint: string | undefined;
+  /** service.name of every span and log record (OTEL_SERVICE_NAME). */
+  readonly serviceName: string;
+}
+
+export const DEFAULT_SERVICE_NAME = 'durable-ops';
 
 /** Thrown for a bad environment; its message is the one line the boot prints. */
 export class ConfigError extends Error {
@@ -102,6 +115,44 @@ function allowlist(env: Env, name: string): string[] {
   });
 }
 
+/** An OTLP/HTTP endpoint: an http(s) URL. The value is never echoed (it may carry credentials). */
+function otlpUrl(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    if (/\s/.test(raw) || [...raw].some((c) => c < ' ' || c === '\u007f')) throw new TypeError('whitespace or control character');
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be an http(s) URL of an OTLP/HTTP receiver, e.g. http://127.0.0.1:4318');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(name, `must be an http(s) URL (got ${url.protocol}); OTLP/gRPC is not supported`);
+  if (url.hash !== '') throw new ConfigError(name, 'must not carry a #fragment');
+  return raw;
+}
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the signal path is appended (OTLP exporter spec). */
+function signalUrl(base: string, signal: 'traces' | 'logs'): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/${signal}`;
+  return url.toString();
+}
+
+function telemetry(env: Env): TelemetryConfig {
+  const base = otlpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const traces = otlpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const logs = otlpUrl(env, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT');
+  const serviceName = optional(env, 'OTEL_SERVICE_NAME') ?? DEFAULT_SERVICE_NAME;
+  if (serviceName.length > 255 || [...serviceName].some((c) => c < ' ' || c === '\u007f'))
+    throw new ConfigError('OTEL_SERVICE_NAME', 'must be 1..255 printable characters');
+  return {
+    tracesEndpoint: traces ?? (base === undefined ? undefined : signalUrl(base, 'traces')),
+    logsEndpoint: logs ?? (base === undefined ? undefined : signalUrl(base, 'logs')),
+    serviceName,
+  };
+}
+
 const MIN_TOKEN_LENGTH = 16;
 
 function opsTokens(env: Env, name: string): OpsToken[] {
@@ -155,5 +206,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     opsTickSchedule,
     bodyLimit,
     production,
+    telemetry: telemetry(env),
   };
 }

@@ -1,5 +1,6 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { continueWorkflowTrace, type TraceCarrier, withStepSpan } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
@@ -19,6 +20,11 @@ export interface IntentWorkflowInput {
   readonly intentId: string;
   /** The first run of the lineage; forks keep it (DBOS copies the inputs), so task keys stay stable. */
   readonly lineageRoot: string;
+  /**
+   * The W3C trace context of the request that started the run (only when tracing is on): the
+   * workflow span continues that trace, across the queue. A fork copies it; for a fork it is a link.
+   */
+  readonly trace?: TraceCarrier;
 }
 
 export interface CompiledPlan extends Plan {
@@ -58,6 +64,7 @@ export class IntentWorkflow {
   /** The registered workflow function; start it through DbosService.enqueue. */
   readonly workflow: (input: IntentWorkflowInput) => Promise<ExecutionReport>;
   private readonly planner: Planner = new ExplicitTaskPlanner();
+  private readonly logger = new Logger(INTENT_WORKFLOW_NAME);
 
   constructor(
     private readonly intents: IntentsRepository,
@@ -71,6 +78,11 @@ export class IntentWorkflow {
   private async pipeline(input: IntentWorkflowInput): Promise<ExecutionReport> {
     const runId = DBOS.workflowID;
     if (!runId) throw new Error('IntentWorkflow must run as a workflow');
+    // Before any DBOS call: the steps' spans are children of the (re-parented) workflow span.
+    const traced = continueWorkflowTrace(input.trace);
+    // A run whose trace was not started by POST /api/runs (a fork) records the trace it runs in.
+    // Not a step: a keyed, idempotent projection write, like markFailed below; telemetry never fails a run.
+    if (traced && !traced.continued) await this.runs.recordTraceId(runId, traced.traceId).catch(() => undefined);
     let current = 'CompileST';
     try {
       const plan = await DBOS.runStep(() => this.compile(runId, input), { name: 'CompileST' });
@@ -80,16 +92,18 @@ export class IntentWorkflow {
       const decision = await DBOS.runStep(() => this.decide(runId, plan, patch), { name: 'DecideST' });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await DBOS.sleep(decision.delayMs);
+        await withStepSpan('DBOS.sleep', () => DBOS.sleep(decision.delayMs));
       }
       current = 'ExecuteST';
-      return await DBOS.runStep(() => this.execute(runId, plan, patch, decision), {
+      const report = await DBOS.runStep(() => this.execute(runId, plan, patch, decision), {
         name: 'ExecuteST',
         retriesAllowed: true,
         maxAttempts: patch.maxAttempts,
         ...EXECUTE_RETRY,
         shouldRetry: isTransient,
       });
+      this.logger.log(`${runId} succeeded: ${report.tasks.length} task(s), ${report.tasks.filter((t) => t.replayed).length} replayed`);
+      return report;
     } catch (error) {
       // Cancellation, and the errors DBOS raises in an execution that was superseded (cancelled and
       // then resumed elsewhere), are not failures of the run: the control plane owns that projection.
@@ -109,7 +123,6 @@ export class IntentWorkflow {
     await this.runs.recordStep({
       runId,
       stepId: 'CompileST',
-      attempt: 1,
       phase: 'completed',
       output: { tasks: plan.tasks.length },
       startedAt,
@@ -125,7 +138,6 @@ export class IntentWorkflow {
     await this.runs.recordStep({
       runId,
       stepId: 'ApplyPatchST',
-      attempt: 1,
       phase: 'completed',
       output: patch,
       startedAt,
@@ -147,7 +159,6 @@ export class IntentWorkflow {
     await this.runs.recordStep({
       runId,
       stepId: 'DecideST',
-      attempt: 1,
       phase: 'completed',
       output: decision,
       startedAt,
@@ -159,7 +170,6 @@ export class IntentWorkflow {
 
   private async execute(runId: string, plan: CompiledPlan, patch: Patch, decision: Decision): Promise<ExecutionReport> {
     const startedAt = new Date();
-    const attempt = DBOS.stepStatus?.currentAttempt ?? 1;
     try {
       const tasks: TaskResult[] = [];
       for (const task of plan.tasks) {
@@ -173,7 +183,6 @@ export class IntentWorkflow {
       await this.runs.recordStep({
         runId,
         stepId: 'ExecuteST',
-        attempt,
         phase: 'completed',
         output: { tasks: tasks.length, replayed: tasks.filter((t) => t.replayed).length },
         startedAt,
@@ -183,7 +192,7 @@ export class IntentWorkflow {
       return report;
     } catch (error) {
       const failure = errorOf(error);
-      await this.runs.recordStep({ runId, stepId: 'ExecuteST', attempt, phase: 'failed', output: failure, startedAt, artifacts: [] });
+      await this.runs.recordStep({ runId, stepId: 'ExecuteST', phase: 'failed', output: failure, startedAt, artifacts: [] });
       throw error;
     }
   }
@@ -192,7 +201,10 @@ export class IntentWorkflow {
   private async perform(runId: string, plan: Plan, task: Plan['tasks'][number], patch: Patch): Promise<TaskResult> {
     const receipt = await this.receipts.open({ taskKey: task.taskKey, runId, lineageRoot: plan.lineageRoot, taskIndex: task.index, connector: task.connector });
     const base = { taskKey: task.taskKey, index: task.index, connector: task.connector, status: 'succeeded' as const };
-    if (receipt.status === 'succeeded') return { ...base, replayed: true, output: receipt.output };
+    // Succeeded in an earlier run of the lineage (a fork): replayed, no effect. Succeeded in this
+    // very run (ExecuteST re-executed after a crash, or a second execution after a resume): the same
+    // result as before, so the step's artifact is byte-for-byte the one already recorded.
+    if (receipt.status === 'succeeded') return { ...base, replayed: receipt.run_id !== runId, output: receipt.output };
 
     let connector;
     let args;

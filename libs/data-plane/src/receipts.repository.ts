@@ -14,6 +14,8 @@ export interface Receipt {
   status: ReceiptStatus;
   attempts: number;
   output: unknown;
+  /** The run whose execution produced the effect (for a succeeded receipt). */
+  run_id: string;
 }
 
 /** One row per task effect (task_key), shared by every run of a lineage. */
@@ -34,7 +36,7 @@ export class ReceiptsRepository {
         status: 'pending',
       })
       .onConflict((oc) => oc.column('task_key').doUpdateSet({ seen_count: sql`app.task_receipts.seen_count + 1`, updated_at: sql`now()` }))
-      .returning(['status', 'attempts', 'output'])
+      .returning(['status', 'attempts', 'output', 'run_id'])
       .executeTakeFirstOrThrow();
   }
 

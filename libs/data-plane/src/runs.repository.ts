@@ -3,6 +3,7 @@ import { sql, type Transaction } from 'kysely';
 import { canonicalJson, sha256 } from '#common';
 import type { Keyset } from '#contracts';
 import { Database, type DB, type NextAction, type RunStatus, type StepPhase } from '#db';
+import { activeSpanIds } from '#dbos';
 
 export interface RunRow {
   id: string;
@@ -28,6 +29,8 @@ export interface NewRun {
   lineageRoot: string;
   queue: string;
   forkedFrom?: string | null;
+  /** The trace the run belongs to (the request's), when tracing is on. */
+  traceId?: string | null;
 }
 
 export interface ArtifactInput {
@@ -39,7 +42,6 @@ export interface ArtifactInput {
 export interface StepRecord {
   readonly runId: string;
   readonly stepId: string;
-  readonly attempt: number;
   readonly phase: StepPhase;
   readonly output: unknown;
   readonly startedAt: Date;
@@ -87,6 +89,7 @@ export class RunsRepository {
         status: 'queued',
         next_action: 'WAIT',
         forked_from: run.forkedFrom ?? null,
+        trace_id: run.traceId ?? null,
       })
       .onConflict((oc) => oc.doNothing())
       .returning('id')
@@ -147,16 +150,29 @@ export class RunsRepository {
    * that replays with different content is a ReplayMismatchError.
    */
   async recordStep(record: StepRecord): Promise<void> {
+    // Inside a DBOS step the active span is the step's: the mark names the span that wrote it.
+    const span = activeSpanIds();
     await this.db.transaction().execute(async (tx) => {
+      // The attempt number is counted from the marks themselves (durable), not from DBOS's in-memory
+      // retry counter, which restarts at 1 after a crash and would collide with an earlier failed mark.
+      const previous = await tx
+        .selectFrom('app.run_steps')
+        .select((eb) => eb.fn.max('attempt').as('last'))
+        .where('run_id', '=', record.runId)
+        .where('step_id', '=', record.stepId)
+        .where('phase', '<>', 'reused')
+        .executeTakeFirst();
       await tx
         .insertInto('app.run_steps')
         .values({
           run_id: record.runId,
           step_id: record.stepId,
-          attempt: record.attempt,
+          attempt: (previous?.last ?? 0) + 1,
           phase: record.phase,
           output: record.output === undefined ? null : JSON.stringify(record.output),
           started_at: record.startedAt,
+          trace_id: span?.traceId ?? null,
+          span_id: span?.spanId ?? null,
         })
         .onConflict((oc) => oc.doNothing())
         .execute();
@@ -198,6 +214,11 @@ export class RunsRepository {
       .executeTakeFirstOrThrow();
     if (existing.sha256 !== digest)
       throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
+  }
+
+  /** The trace a run executes in, for a run that has none yet (a fork). Idempotent: the first one stays. */
+  async recordTraceId(runId: string, traceId: string): Promise<void> {
+    await this.db.updateTable('app.runs').set({ trace_id: traceId }).where('id', '=', runId).where('trace_id', 'is', null).execute();
   }
 
   /** The run failed: kept error, REPAIR. Idempotent, so a recovered workflow may call it again. */

@@ -13,7 +13,7 @@ import {
   decodeCursor,
   encodeCursor,
 } from '#contracts';
-import { DEFAULT_QUEUE, DbosService, describeStep } from '#dbos';
+import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentWorkflow } from './intent.workflow.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
@@ -43,13 +43,22 @@ export class RunsService {
         'use a new idempotencyKey for a different intent',
       );
     }
+    // With tracing on: the request's trace context travels with the workflow through the queue.
+    const trace = traceCarrier(runId);
     const created = existing
       ? false
-      : await this.runs.insert({ id: runId, intentId: intent.id, idempotencyKey: request.idempotencyKey ?? null, lineageRoot: runId, queue: DEFAULT_QUEUE });
+      : await this.runs.insert({
+          id: runId,
+          intentId: intent.id,
+          idempotencyKey: request.idempotencyKey ?? null,
+          lineageRoot: runId,
+          queue: DEFAULT_QUEUE,
+          traceId: trace ? carrierTraceId(trace) : null,
+        });
     await this.dbos.enqueue(
       this.workflow.workflow,
       { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
-      { intentId: intent.id, lineageRoot: runId },
+      { intentId: intent.id, lineageRoot: runId, ...(trace ? { trace } : {}) },
     );
     return { run: toHeader(await this.mustFind(runId)), created };
   }

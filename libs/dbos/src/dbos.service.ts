@@ -2,7 +2,10 @@ import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { applySystemSql } from '#db';
 import { nestDbosLogger } from './dbos-logger.js';
+import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
+
+export * from './dbos-telemetry.js';
 
 export const DBOS_OPTIONS = Symbol('DBOS_OPTIONS');
 
@@ -67,6 +70,10 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       logLevel: this.options.logLevel,
       logger: nestDbosLogger(),
       runAdminServer: false,
+      // Spans only when the process installed an OTLP TracerProvider (apps/api/src/tracing.ts): DBOS
+      // then creates them with it, and never exports on its own (enableOTLP stays off).
+      enableOTLP: false,
+      ...(dbosTracingEnabled() ? { tracingEnabled: true } : {}),
       ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
     });
     await DBOS.launch();

@@ -1,0 +1,248 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { ConsoleLogger, Logger, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type { Logger as OtelLogger } from '@opentelemetry/api-logs';
+import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { LoggerProvider, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { BasicTracerProvider, ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { NextFunction, Request, Response } from 'express';
+import type { AppConfig } from '#common';
+import { ATTR_WORKFLOW_ID, DbosTracerProvider, enableDbosTracing, WorkflowAttributesProcessor } from '#dbos';
+
+/**
+ * OTLP export of traces and logs (SPEC §9). One TracerProvider for the HTTP spans and DBOS's own
+ * workflow/step spans (DBOS creates them with the global provider when tracingEnabled is on), one
+ * LoggerProvider fed by the Nest logger (which DBOS's logs also go through). Installed only when an
+ * endpoint is configured: without one, nothing is registered, DBOS tracing stays off, and the
+ * service runs exactly as before.
+ */
+export interface Telemetry {
+  /** Express middleware: one SERVER span per request (before every other middleware). */
+  readonly http: (req: Request, res: Response, next: NextFunction) => void;
+  /** The Nest logger to use: the console, plus an OTLP log record per line when logs are exported. */
+  readonly logger: ConsoleLogger;
+  /** One line for the boot log: where traces and logs go. */
+  readonly summary: string;
+  /** Flushes and stops the exporters (after the app and DBOS have closed). */
+  shutdown(): Promise<void>;
+}
+
+/** ExportResultCode.SUCCESS (@opentelemetry/core), without loading core when telemetry is off. */
+const EXPORT_SUCCESS = 0 as ExportResultCode.SUCCESS;
+/** Export runs every second (the SDK default is 5 s): a run's spans show up while one looks. */
+const EXPORT_DELAY_MS = 1000;
+/** Health checks are polled by orchestrators every few seconds: not worth a trace each. */
+const UNTRACED_PATHS = new Set(['/healthz']);
+
+/** An endpoint as it may be logged: no credentials, no query. */
+function shown(endpoint: string): string {
+  const url = new URL(endpoint);
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * The exporter, reporting outages on the console once (and recovery once), instead of the SDK's
+ * silence: an unreachable or rejecting endpoint is visible in the service log (and otlp:smoke
+ * checks for these lines).
+ */
+class ReportingExporter<T> {
+  private failing = false;
+  private readonly logger = new Logger('Telemetry');
+
+  constructor(
+    private readonly inner: { export(items: T[], done: (result: ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> },
+    private readonly what: string,
+  ) {}
+
+  export(items: T[], done: (result: ExportResult) => void): void {
+    this.inner.export(items, (result) => {
+      if (result.code !== EXPORT_SUCCESS && !this.failing) {
+        this.failing = true;
+        this.logger.warn(`OTLP ${this.what} export failed: ${result.error?.message ?? 'unknown error'} (reported once until it recovers)`);
+      } else if (result.code === EXPORT_SUCCESS && this.failing) {
+        this.failing = false;
+        this.logger.log(`OTLP ${this.what} export recovered`);
+      }
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/** OTel log SeverityNumber (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21) per Nest level. */
+const SEVERITY: Record<NestLogLevel, number> = { verbose: 1, debug: 5, log: 9, warn: 13, error: 17, fatal: 21 };
+
+function body(message: unknown): string {
+  if (typeof message === 'string') return message;
+  if (message instanceof Error) return message.message;
+  try {
+    return JSON.stringify(message);
+  } catch {
+    return String(message);
+  }
+}
+
+/**
+ * The console logger, also emitting each printed line as an OTLP log record: trace/span IDs from
+ * the active span, `workflowID` when written inside a workflow (or one of its steps).
+ */
+class TelemetryConsoleLogger extends ConsoleLogger {
+  constructor(
+    levels: NestLogLevel[],
+    private readonly otel: OtelLogger | undefined,
+  ) {
+    super({ logLevels: levels });
+  }
+
+  protected override printMessages(
+    messages: unknown[],
+    logContext?: string,
+    logLevel: NestLogLevel = 'log',
+    writeStreamType?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+    params?: Record<string, unknown>,
+  ): void {
+    super.printMessages(messages, logContext, logLevel, writeStreamType, errorStack, params);
+    if (!this.otel) return;
+    const workflowID = DBOS.workflowID;
+    for (const message of messages) {
+      this.otel.emit({
+        severityNumber: SEVERITY[logLevel],
+        severityText: logLevel === 'log' ? 'INFO' : logLevel.toUpperCase(),
+        body: body(message),
+        attributes: {
+          ...(logContext ? { 'nest.context': logContext } : {}),
+          ...(workflowID ? { [ATTR_WORKFLOW_ID]: workflowID } : {}),
+          ...(typeof errorStack === 'string' ? { 'exception.stacktrace': errorStack } : {}),
+        },
+      });
+    }
+  }
+}
+
+function routeOf(req: Request): string | undefined {
+  const route = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof route === 'string' ? `${req.baseUrl}${route}` : undefined;
+}
+
+/** A SERVER span per request, continuing an incoming traceparent; req and res are bound to it. */
+function httpMiddleware(tracer: Tracer): Telemetry['http'] {
+  return (req, res, next) => {
+    const path = req.originalUrl.split('?')[0] ?? '/';
+    if (UNTRACED_PATHS.has(path)) return next();
+    const parent: Context = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span: Span = tracer.startSpan(
+      req.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          'url.path': path,
+          'url.scheme': req.protocol,
+          'network.protocol.version': req.httpVersion,
+          ...(req.headers['user-agent'] ? { 'user_agent.original': req.headers['user-agent'] } : {}),
+        },
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    // Listeners (the body parser's 'data'/'end', 'finish') run in the request's context too.
+    context.bind(active, req);
+    context.bind(active, res);
+    res.once('close', () => {
+      const route = routeOf(req);
+      if (route) {
+        span.setAttribute('http.route', route);
+        span.updateName(`${req.method} ${route}`);
+      }
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (!res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the response was sent' });
+      span.end();
+    });
+    context.with(active, next);
+  };
+}
+
+/**
+ * Installs the OTel SDK when an OTLP endpoint is configured; call before the Nest app is created
+ * (DBOS.launch, at bootstrap, then finds the provider and creates its spans with it). Returns
+ * undefined, having touched nothing, when neither endpoint is set.
+ */
+export async function startTelemetry(
+  config: Pick<AppConfig, 'telemetry' | 'appVersion' | 'executorId'>,
+  logLevels: NestLogLevel[],
+): Promise<Telemetry | undefined> {
+  const { tracesEndpoint, logsEndpoint, serviceName } = config.telemetry;
+  if (tracesEndpoint === undefined && logsEndpoint === undefined) return undefined;
+  // The SDK is loaded only here: a service without an endpoint never loads it.
+  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
+  ]);
+  const resource = resourceFromAttributes({
+    'service.name': serviceName,
+    'service.version': config.appVersion,
+    'service.instance.id': config.executorId,
+  });
+
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+  let tracerProvider: BasicTracerProvider | undefined;
+  if (tracesEndpoint !== undefined) {
+    const [{ OTLPTraceExporter }, { BasicTracerProvider, BatchSpanProcessor }] = await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-proto'),
+      import('@opentelemetry/sdk-trace-base'),
+    ]);
+    const exporter = new ReportingExporter<ReadableSpan>(new OTLPTraceExporter({ url: tracesEndpoint }), `trace (${shown(tracesEndpoint)})`);
+    tracerProvider = new BasicTracerProvider({
+      resource,
+      spanProcessors: [new WorkflowAttributesProcessor(config.appVersion), new BatchSpanProcessor(exporter, { scheduledDelayMillis: EXPORT_DELAY_MS })],
+    });
+    trace.setGlobalTracerProvider(new DbosTracerProvider(tracerProvider));
+    enableDbosTracing(config.appVersion);
+  }
+
+  let loggerProvider: LoggerProvider | undefined;
+  if (logsEndpoint !== undefined) {
+    const [{ OTLPLogExporter }, { BatchLogRecordProcessor, LoggerProvider }] = await Promise.all([
+      import('@opentelemetry/exporter-logs-otlp-proto'),
+      import('@opentelemetry/sdk-logs'),
+    ]);
+    const exporter = new ReportingExporter<ReadableLogRecord>(new OTLPLogExporter({ url: logsEndpoint }), `log (${shown(logsEndpoint)})`);
+    loggerProvider = new LoggerProvider({
+      resource,
+      processors: [new BatchLogRecordProcessor(exporter, { scheduledDelayMillis: EXPORT_DELAY_MS })],
+    });
+  }
+
+  const logger = new TelemetryConsoleLogger(logLevels, loggerProvider?.getLogger('durable-ops'));
+  const summary = [
+    `OTLP export as service.name=${serviceName}:`,
+    `traces ${tracesEndpoint ? `to ${shown(tracesEndpoint)}` : 'off'},`,
+    `logs ${logsEndpoint ? `to ${shown(logsEndpoint)}` : 'off'}`,
+  ].join(' ');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    http: tracerProvider ? httpMiddleware(trace.getTracer('durable-ops-http')) : (_req, _res, next) => next(),
+    logger,
+    summary,
+    shutdown: () =>
+      (stopped ??= (async () => {
+        await tracerProvider?.shutdown();
+        await loggerProvider?.shutdown();
+        contextManager.disable();
+      })()),
+  };
+}
