@@ -3,18 +3,14 @@ import { Injectable } from '@nestjs/common';
 import { Conflict, NotFound, newActionId, newRunId } from '#common';
 import {
   type ActionAccepted,
-  CANCELLABLE_STATUSES,
   decodeKeyset,
   encodeKeyset,
   type ForkAccepted,
   type ListWorkflowsQuery,
   type OpsAuditEntry,
-  RESUMABLE_STATUSES,
-  TERMINAL_STATUSES,
   WORKFLOW_ID,
   type WorkflowDetail,
   type WorkflowPage,
-  type WorkflowStatusName,
   type WorkflowSteps,
   type WorkflowSummary,
 } from '#contracts';
@@ -23,6 +19,7 @@ import { OpsActionWorkflow } from './ops-action.workflow.js';
 import type { OpsAction } from './ops-audit.repository.js';
 import type { OpsPrincipal } from './ops-auth.js';
 import { OpsRepository } from './ops.repository.js';
+import { type Decision, decideAction } from './state-rules.js';
 
 export interface ActionInput {
   readonly actor: string;
@@ -107,13 +104,7 @@ export class OpsService {
 
   async cancel(id: string, input: ActionInput, who: OpsPrincipal): Promise<ActionAccepted> {
     const row = await this.mustFind(id);
-    if (!CANCELLABLE_STATUSES.includes(row.status as WorkflowStatusName)) {
-      throw new Conflict(
-        `workflow ${id} is ${row.status}; only ${CANCELLABLE_STATUSES.join(', ')} workflows can be cancelled`,
-        row.status,
-        this.hintFor(row.status),
-      );
-    }
+    this.check(decideAction('cancel', { id, status: row.status, lastStepN: 1 }));
     const action = this.action('cancel', id, input, who);
     await this.perform(action);
     return { accepted: true, workflowID: id, op: 'cancel', actionId: action.actionId };
@@ -121,13 +112,7 @@ export class OpsService {
 
   async resume(id: string, input: ActionInput, who: OpsPrincipal): Promise<ActionAccepted> {
     const row = await this.mustFind(id);
-    if (!RESUMABLE_STATUSES.includes(row.status as WorkflowStatusName)) {
-      const hint =
-        row.status === 'ERROR'
-          ? `resume does not redo failed work: fork it (POST /api/ops/wf/${id}/fork with the failed step's stepN)`
-          : this.hintFor(row.status);
-      throw new Conflict(`workflow ${id} is ${row.status}; only ${RESUMABLE_STATUSES.join(', ')} workflows can be resumed`, row.status, hint);
-    }
+    this.check(decideAction('resume', { id, status: row.status, lastStepN: 1 }));
     const queue = row.queue_name && isQueueName(row.queue_name) ? row.queue_name : undefined;
     const action = { ...this.action('resume', id, input, who), ...(queue ? { queueName: queue } : {}) };
     await this.perform(action);
@@ -136,33 +121,12 @@ export class OpsService {
 
   async fork(id: string, input: ActionInput & { stepN: number; appVersion?: string | undefined }, who: OpsPrincipal): Promise<ForkAccepted> {
     const row = await this.mustFind(id);
-    if (!TERMINAL_STATUSES.includes(row.status as WorkflowStatusName)) {
-      throw new Conflict(
-        `workflow ${id} is ${row.status}; only finished workflows (${TERMINAL_STATUSES.join(', ')}) can be forked`,
-        row.status,
-        'cancel it first, or wait for it to finish',
-      );
-    }
-    // DBOS 5.3 does not check startStep; we do, before it is called.
-    const lastFunctionId = await this.repository.lastFunctionId(id);
-    const lastStepN = (lastFunctionId ?? 0) + 1;
-    if (input.stepN > lastStepN) {
-      throw new Conflict(
-        `stepN ${input.stepN} is beyond the last recorded step of ${id} (stepN ${lastStepN})`,
-        row.status,
-        `fork at a stepN between 1 and ${lastStepN}`,
-      );
-    }
-    if (input.appVersion !== undefined) {
-      const versions = await DBOS.listApplicationVersions();
-      if (!versions.some((v) => v.versionName === input.appVersion)) {
-        throw new Conflict(
-          `application version ${input.appVersion} has never been launched on this system database; the fork would never run`,
-          row.status,
-          'deploy that version first, or omit appVersion',
-        );
-      }
-    }
+    // DBOS 5.3 does not check startStep; the rules do, before it is called. A finished workflow is
+    // checked first, so an unfinished one is a conflict without reading its steps.
+    this.check(decideAction('fork', { id, status: row.status, lastStepN: Number.MAX_SAFE_INTEGER }, { stepN: 1 }));
+    const lastStepN = ((await this.repository.lastFunctionId(id)) ?? 0) + 1;
+    const versions = input.appVersion !== undefined ? (await DBOS.listApplicationVersions()).map((v) => v.versionName) : [];
+    this.check(decideAction('fork', { id, status: row.status, lastStepN }, { stepN: input.stepN, appVersion: input.appVersion }, versions));
     const run = await this.repository.run(id);
     const forkedWorkflowID = run ? newRunId() : `fork_${newActionId().slice(4)}`;
     const reused = run ? await this.repository.stepNamesBefore(id, input.stepN - 1) : [];
@@ -199,23 +163,8 @@ export class OpsService {
     await handle.getResult();
   }
 
-  private hintFor(status: string): string {
-    switch (status) {
-      case 'SUCCESS':
-        return 'it already finished; fork it to run it again';
-      case 'ERROR':
-        return 'fork it at the failed step';
-      case 'CANCELLED':
-        return 'resume it';
-      case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
-        return 'resume it, or fork it';
-      case 'PENDING':
-      case 'ENQUEUED':
-      case 'DELAYED':
-        return 'cancel it first';
-      default:
-        return 'check its status with GET /api/ops/wf/:id';
-    }
+  private check(decision: Decision): void {
+    if (decision.outcome === 'conflict') throw new Conflict(decision.message, decision.status, decision.hint);
   }
 
   private async mustFind(id: string): Promise<WorkflowRow> {

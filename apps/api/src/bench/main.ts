@@ -1,0 +1,760 @@
+import autocannon from 'autocannon';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import pg from 'pg';
+import { projectRoot } from '#common';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '#db';
+import type { BaselineResult } from './baseline.js';
+import {
+  bounded,
+  completion,
+  cpuMsOf,
+  freePort,
+  machineBusy,
+  percentile,
+  progress,
+  round,
+  rssOf,
+  sleep,
+  spawnChild,
+  STATS_SETTLE_MS,
+  stopChild,
+  until,
+  withClient,
+  withDatabase,
+  xactCommit,
+} from './harness.js';
+import { type ExplainedQuery, explain, listSql, seedWorkflows, type Timing, timeGets } from './reads.js';
+import { meets, type Summary, svgChart, targetsFor, writeResults } from './report.js';
+
+/**
+ * `mise run bench [-- --quick]`: bare DBOS vs the service end to end, control-plane reads at scale,
+ * and the cost of a run, against one Postgres server. Progress on stderr; the last stdout line is
+ * the summary JSON; the full results go to bench/results/<stamp>.json (+ an SVG chart).
+ *
+ * Flags: --quick | --full (default) · --rows N · --runs N · --connections N · --only reads ·
+ *        --split-db (service app and DBOS system tables in two databases: commits per component) ·
+ *        --poll-ms N (experiment: queue polling interval for both sides) · --keep (keep the databases) ·
+ *        --split-roles (experiment: an APP_ROLE=api process takes the HTTP load, an APP_ROLE=worker one runs the workflows) ·
+ *        --with-tick (keep the service's 30 s ops tick; by default it is scheduled out of the way, as
+ *        bare DBOS has no such background workflow and it would land in the measured windows)
+ */
+
+/** Never fires during a benchmark (Jan 1, 00:00:00): keeps the scheduled ops tick out of the measured windows. */
+const NO_TICK_SCHEDULE = '0 0 0 1 1 *';
+
+interface Options {
+  readonly quick: boolean;
+  readonly rows: number;
+  readonly runs: number;
+  readonly connections: number;
+  readonly commitRuns: number;
+  readonly listRequests: number;
+  readonly deepPages: number;
+  readonly warmupRuns: number;
+  readonly onlyReads: boolean;
+  readonly splitDb: boolean;
+  readonly pollMs: number | undefined;
+  readonly keep: boolean;
+  readonly withTick: boolean;
+  readonly splitRoles: boolean;
+  readonly budgetMs: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const flag = (name: string): boolean => argv.includes(`--${name}`);
+  const value = (name: string): number | undefined => {
+    const at = argv.indexOf(`--${name}`);
+    if (at < 0) return undefined;
+    const parsed = Number(argv[at + 1]);
+    if (!Number.isInteger(parsed) || parsed <= 0) throw new Error(`--${name} needs a positive integer`);
+    return parsed;
+  };
+  const known = [
+    '--quick',
+    '--full',
+    '--rows',
+    '--runs',
+    '--connections',
+    '--only',
+    'reads',
+    '--split-db',
+    '--poll-ms',
+    '--keep',
+    '--with-tick',
+    '--split-roles',
+  ];
+  for (const [i, arg] of argv.entries()) {
+    const isValue = i > 0 && ['--rows', '--runs', '--connections', '--poll-ms'].includes(argv[i - 1]!);
+    if (!isValue && !known.includes(arg)) throw new Error(`unknown argument ${arg} (see the header of apps/api/src/bench/main.ts)`);
+  }
+  const quick = flag('quick');
+  return {
+    quick,
+    rows: value('rows') ?? (quick ? 10_000 : 1_000_000),
+    runs: value('runs') ?? (quick ? 160 : 1600),
+    connections: value('connections') ?? 8,
+    commitRuns: quick ? 32 : 160,
+    listRequests: quick ? 400 : 1000,
+    deepPages: 100,
+    warmupRuns: 16,
+    onlyReads: argv.includes('--only') && argv[argv.indexOf('--only') + 1] === 'reads',
+    splitDb: flag('split-db'),
+    pollMs: value('poll-ms'),
+    keep: flag('keep'),
+    withTick: flag('with-tick'),
+    splitRoles: flag('split-roles'),
+    budgetMs: quick ? 90_000 : 15 * 60_000,
+  };
+}
+
+interface Server {
+  readonly adminUrl: string;
+  readonly embedded: EmbeddedPostgres | undefined;
+}
+
+async function server(root: string): Promise<Server> {
+  const given = process.env.DATABASE_URL?.trim();
+  if (given) return { adminUrl: withDatabase(given, 'postgres'), embedded: undefined };
+  progress('no DATABASE_URL: starting an embedded Postgres under .data/pg-bench');
+  const embedded = await startEmbeddedPostgres({ dataDir: join(root, '.data', 'pg-bench'), database: 'postgres', log: progress });
+  return { adminUrl: embedded.adminUrl, embedded };
+}
+
+/** Children the harness is stopping on purpose (their exit is not news). */
+const stopping = new WeakSet<ChildProcess>();
+
+interface Service {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly logFile: string;
+}
+
+async function startService(root: string, env: Record<string, string>, logFile: string): Promise<Service> {
+  const port = await freePort();
+  const token = randomBytes(24).toString('hex');
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawnChild(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'main.js')], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'warn',
+      DBOS_EXECUTOR_ID: 'bench-service',
+      OPS_API_TOKENS: `bench:operator:${token}`,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  child.once('exit', (code, signal) => {
+    if (!stopping.has(child)) progress(`the service exited unexpectedly (code ${code}, signal ${signal}); see ${logFile}`);
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await until(
+    'the service to answer /healthz',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the service exited during boot (code ${child.exitCode}); see ${logFile}`);
+      const res = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    60_000,
+    200,
+  );
+  return { child, baseUrl, token, logFile };
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: { runId?: string; intentId?: string } }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as { runId?: string; intentId?: string }) : {} };
+}
+
+/** Starts `count` runs through HTTP with `concurrency` callers; returns their IDs. */
+async function startRuns(service: Service, intentId: string, count: number, concurrency: number): Promise<string[]> {
+  const ids: string[] = [];
+  let left = count;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left > 0) {
+        left--;
+        const res = await post(`${service.baseUrl}/api/runs`, { intentId });
+        if (res.status !== 202 || !res.body.runId) throw new Error(`POST /api/runs answered ${res.status}: ${JSON.stringify(res.body)}`);
+        ids.push(res.body.runId);
+      }
+    }),
+  );
+  return ids;
+}
+
+async function awaitRuns(
+  pool: pg.Pool,
+  label: string,
+  ids: readonly string[],
+  timeoutMs: number,
+): Promise<{ succeeded: number; failed: number; lastCompletedMs: number | null; polls: number }> {
+  let polls = 0;
+  let shown = Date.now();
+  const state = await until(
+    `${label}: ${ids.length} runs to finish`,
+    async () => {
+      polls++;
+      const s = await completion(pool, ids);
+      if (Date.now() - shown > 2500) {
+        shown = Date.now();
+        progress(`${label}: ${s.succeeded}/${ids.length} succeeded${s.failed ? `, ${s.failed} failed` : ''}`);
+      }
+      return s.succeeded + s.failed >= ids.length ? s : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+  return { ...state, polls };
+}
+
+const COST_IDLE_MS = 6_000;
+const RSS_IDLE_AFTER_MS = 10_000;
+
+interface TableWrites {
+  [table: string]: number;
+}
+
+async function tableWrites(client: pg.Client): Promise<TableWrites> {
+  const { rows } = await client.query<{ t: string; n: string }>(
+    `SELECT schemaname || '.' || relname AS t, (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE schemaname IN ('app', 'dbos')`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
+}
+
+async function nextXid(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x');
+  return Number(rows[0]!.x);
+}
+
+interface CostResult {
+  runs: number;
+  idleCommitsPerSec: number;
+  commitsPerRunRaw: number;
+  commitsPerRun: number;
+  commitsPerRunByDatabase: Record<string, number>;
+  writeTransactionsPerRun: number;
+  /** Server-wide xid use while the service idled; well above 0 means other writers on the server blur writeTransactionsPerRun. */
+  idleXidPerSec: number;
+  writeTransactionsReliable: boolean;
+  rowsWrittenPerRun: Record<string, number>;
+  windowSeconds: number;
+}
+
+/**
+ * Commits per successful single-task run, on a quiet service: pg_stat_database.xact_commit deltas
+ * (every transaction, read-only ones too) over a batch, minus the idle rate (queue polling and
+ * maintenance commit even when nothing runs) and the harness's own polls. Backends publish their
+ * counters up to ~10 s late, so the service must have been quiet for STATS_SETTLE_MS before this
+ * starts, and the closing reading waits as long. Write transactions (xid advance, server-wide, no
+ * lag) and rows written per table come alongside.
+ */
+async function measureCost(
+  service: Service,
+  admin: pg.Client,
+  databases: readonly string[],
+  systemPool: pg.Pool,
+  statsClients: readonly pg.Client[],
+  intentId: string,
+  runs: number,
+): Promise<CostResult> {
+  const commitsNow = async (): Promise<{ total: number; byDb: number[]; at: number; xid: number }> => {
+    const byDb = await Promise.all(databases.map((d) => xactCommit(admin, d)));
+    return { total: byDb.reduce((a, b) => a + b, 0), byDb, at: Date.now(), xid: await nextXid(admin) };
+  };
+  const writes0 = await Promise.all(statsClients.map(tableWrites));
+  const before = await commitsNow();
+  const ids = await startRuns(service, intentId, runs, 4);
+  const done = await awaitRuns(systemPool, 'cost', ids, 60_000);
+  if (done.failed > 0) throw new Error(`cost: ${done.failed} of ${runs} single-task runs failed`);
+  progress(`cost: ${runs} runs done; letting the statistics settle (${STATS_SETTLE_MS / 1000} s), then ${COST_IDLE_MS / 1000} s idle`);
+  await sleep(STATS_SETTLE_MS);
+  const after = await commitsNow();
+  const writes1 = await Promise.all(statsClients.map(tableWrites));
+  // The idle rate, right after: the same service, steady, nothing running.
+  await sleep(COST_IDLE_MS);
+  const idleEnd = await commitsNow();
+  const idleSeconds = (idleEnd.at - after.at) / 1000;
+  const idleByDb = idleEnd.byDb.map((n, i) => (n - after.byDb[i]! - 1) / idleSeconds); // 1: the table-stats read
+  const idleRate = idleByDb.reduce((a, b) => a + b, 0);
+  const idleXidRate = (idleEnd.xid - after.xid) / idleSeconds;
+
+  const seconds = (after.at - before.at) / 1000;
+  const raw = after.total - before.total - done.polls; // the harness's completion polls ran on the system database
+  const byDb: Record<string, number> = {};
+  databases.forEach((d, i) => {
+    const own = i === databases.length - 1 ? done.polls : 0;
+    byDb[d] = round((after.byDb[i]! - before.byDb[i]! - own - idleByDb[i]! * seconds) / runs, 2);
+  });
+  const rowsWritten: Record<string, number> = {};
+  for (const [i, w1] of writes1.entries()) {
+    for (const [table, n] of Object.entries(w1)) {
+      const delta = n - (writes0[i]![table] ?? 0);
+      if (delta > 0) rowsWritten[table] = round(delta / runs, 2);
+    }
+  }
+  return {
+    runs,
+    idleCommitsPerSec: round(idleRate, 2),
+    commitsPerRunRaw: round(raw / runs, 2),
+    commitsPerRun: round((raw - idleRate * seconds) / runs, 2),
+    commitsPerRunByDatabase: byDb,
+    writeTransactionsPerRun: round((after.xid - before.xid - idleXidRate * seconds) / runs, 2),
+    idleXidPerSec: round(idleXidRate, 2),
+    writeTransactionsReliable: idleXidRate < 0.5,
+    rowsWrittenPerRun: rowsWritten,
+    windowSeconds: round(seconds, 1),
+  };
+}
+
+interface EndToEnd {
+  runs: number;
+  succeeded: number;
+  failed: number;
+  non2xx: number;
+  errors: number;
+  connections: number;
+  postSeconds: number;
+  seconds: number;
+  runsPerSec: number;
+  postsPerSec: number;
+  startP50Ms: number;
+  startP90Ms: number;
+  startP99Ms: number;
+  startMaxMs: number;
+  serviceCpuMsPerRun: number;
+}
+
+async function endToEnd(
+  service: Service,
+  serviceCpuMs: () => number,
+  systemPool: pg.Pool,
+  intentId: string,
+  runs: number,
+  connections: number,
+  timeoutMs: number,
+): Promise<EndToEnd> {
+  const ids: string[] = [];
+  const latencies: number[] = [];
+  let non2xx = 0;
+  progress(`e2e: POST /api/runs ×${runs} over ${connections} connections (autocannon), then polling to completion`);
+  const cpu0 = serviceCpuMs();
+  const t0 = Date.now();
+  const instance = autocannon({
+    url: `${service.baseUrl}/api/runs`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ intentId }),
+    connections,
+    amount: runs,
+    timeout: 30,
+    setupClient: (client) => {
+      client.on('body', (body: Buffer) => {
+        try {
+          const parsed = JSON.parse(body.toString('utf8')) as { runId?: unknown };
+          if (typeof parsed.runId === 'string') ids.push(parsed.runId);
+        } catch {
+          // counted below as a non-2xx or an error
+        }
+      });
+    },
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    if (statusCode < 200 || statusCode > 299) non2xx++;
+  });
+  const result = await instance;
+  const postSeconds = (Date.now() - t0) / 1000;
+  progress(
+    `e2e: ${ids.length} runs started in ${postSeconds.toFixed(1)} s (${round(ids.length / postSeconds, 0)} POST/s); p99 ${round(percentile(latencies, 99), 1)} ms`,
+  );
+  const done = await awaitRuns(systemPool, 'e2e', ids, timeoutMs);
+  const seconds = ((done.lastCompletedMs ?? Date.now()) - t0) / 1000;
+  const cpuMs = serviceCpuMs() - cpu0;
+  return {
+    runs: ids.length,
+    succeeded: done.succeeded,
+    failed: done.failed,
+    non2xx,
+    errors: result.errors + result.timeouts,
+    connections,
+    postSeconds: round(postSeconds, 2),
+    seconds: round(seconds, 2),
+    runsPerSec: round(done.succeeded / seconds, 2),
+    postsPerSec: round(ids.length / postSeconds, 1),
+    startP50Ms: round(percentile(latencies, 50), 1),
+    startP90Ms: round(percentile(latencies, 90), 1),
+    startP99Ms: round(percentile(latencies, 99), 1),
+    startMaxMs: round(Math.max(...latencies), 1),
+    serviceCpuMsPerRun: round(cpuMs / Math.max(1, done.succeeded), 1),
+  };
+}
+
+async function runBaseline(root: string, url: string, options: Options, timeoutMs: number): Promise<BaselineResult> {
+  const params = {
+    url,
+    count: options.runs,
+    concurrency: options.connections,
+    warmup: options.warmupRuns,
+    timeoutMs,
+    pollMs: options.pollMs,
+    measureCommits: !options.quick,
+  };
+  const child = spawnChild(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'bench', 'baseline.js')], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BENCH_T0: process.env.BENCH_T0 ?? '', BENCH_BASELINE: JSON.stringify(params) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.startsWith('[bench')) process.stderr.write(`${line}\n`);
+      else if (line.trim() && !/DeprecationWarning|trace-deprecation/.test(line)) process.stderr.write(`  baseline: ${line}\n`);
+    }
+  });
+  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+  const last = out.trim().split('\n').at(-1);
+  if (code !== 0 || !last) throw new Error(`the baseline process failed (exit ${code})`);
+  return JSON.parse(last) as BaselineResult;
+}
+
+interface ReadsResult {
+  storedWorkflows: number;
+  seedSeconds: number | null;
+  firstPage: Timing;
+  deepPage: Timing & { depthPages: number; rowsBefore: number };
+  walk: Timing;
+  variants: Timing[];
+  explain: ExplainedQuery[];
+}
+
+async function reads(service: Service, systemUrl: string, options: Options): Promise<ReadsResult> {
+  const headers = { authorization: `Bearer ${service.token}` };
+  const base = `${service.baseUrl}/api/ops/wf`;
+  return withClient(systemUrl, async (client) => {
+    const existing = Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM dbos.workflow_status')).rows[0]!.n);
+    let seedSeconds: number | null = null;
+    if (existing < options.rows) {
+      progress(`reads: seeding ${(options.rows - existing).toLocaleString('en-US')} workflows into dbos.workflow_status…`);
+      seedSeconds = round(await seedWorkflows(client, options.rows - existing), 1);
+    }
+    const stored = Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM dbos.workflow_status')).rows[0]!.n);
+    progress(`reads: ${stored.toLocaleString('en-US')} stored workflows; timing GET /api/ops/wf`);
+
+    const firstPage = await timeGets('first page (limit 50)', `${base}?limit=50`, headers, options.listRequests);
+    // Walk the cursor `deepPages` pages deep, timing each step, then time that deep page repeatedly.
+    let cursor: string | null = null;
+    const walkSamples: number[] = [];
+    for (let page = 0; page < options.deepPages; page++) {
+      const t = performance.now();
+      const response: Response = await fetch(`${base}?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers });
+      const body = (await response.json()) as { nextCursor: string | null };
+      walkSamples.push(performance.now() - t);
+      if (response.status !== 200 || !body.nextCursor) throw new Error(`reads: the cursor walk stopped at page ${page + 1} (${response.status})`);
+      cursor = body.nextCursor;
+    }
+    const deepUrl = `${base}?limit=50&cursor=${encodeURIComponent(cursor!)}`;
+    const deep = await timeGets(`page ${options.deepPages + 1} (cursor)`, deepUrl, headers, options.listRequests);
+    const walk: Timing = {
+      label: `cursor walk, pages 1..${options.deepPages}`,
+      requests: walkSamples.length,
+      p50Ms: round(percentile(walkSamples, 50), 2),
+      p99Ms: round(percentile(walkSamples, 99), 2),
+      maxMs: round(Math.max(...walkSamples), 2),
+    };
+    // Filtered first pages (the other query shapes operators use): informational.
+    const variantRequests = Math.max(50, Math.round(options.listRequests / 4));
+    const variants: Timing[] = [];
+    for (const [label, query] of [
+      ['status=ERROR', 'status=ERROR'],
+      ['status=ERROR&status=CANCELLED', 'status=ERROR&status=CANCELLED'],
+      ['name=OpsTickWorkflow', 'name=OpsTickWorkflow'],
+      ['queue=intents', 'queue=intents'],
+      ['status=ERROR&name=OpsActionWorkflow', 'status=ERROR&name=OpsActionWorkflow'],
+      ['createdBefore=15 days ago', `createdBefore=${encodeURIComponent(new Date(Date.now() - 15 * 86_400_000).toISOString())}`],
+    ] as const) {
+      variants.push(await timeGets(label, `${base}?limit=50&${query}`, headers, variantRequests, 5));
+    }
+
+    // The plans of the same queries (as OpsRepository renders them), on this data.
+    const [createdMs, id] = JSON.parse(Buffer.from(cursor!, 'base64url').toString('utf8')) as [string, string];
+    const fifteenDaysAgo = String(Date.now() - 15 * 86_400_000);
+    const plans: ExplainedQuery[] = [
+      await explain(client, 'first page', listSql({})),
+      await explain(client, `page ${options.deepPages + 1}`, listSql({ after: true }), [createdMs, id]),
+      await explain(client, 'status=ERROR', listSql({ where: [`"status" in ('ERROR')`] })),
+      await explain(client, 'status=ERROR&status=CANCELLED', listSql({ where: [`"status" in ('ERROR', 'CANCELLED')`] })),
+      await explain(client, 'name=OpsTickWorkflow', listSql({ where: [`"name" = 'OpsTickWorkflow'`] })),
+      await explain(client, 'queue=intents', listSql({ where: [`"queue_name" = 'intents'`] })),
+      await explain(client, 'status=ERROR&name=OpsActionWorkflow', listSql({ where: [`"status" in ('ERROR')`, `"name" = 'OpsActionWorkflow'`] })),
+      await explain(client, 'createdBefore=15 days ago', listSql({ where: [`"created_at" < '${fifteenDaysAgo}'`] })),
+    ];
+    const rowsBefore = options.deepPages * 50;
+    return {
+      storedWorkflows: stored,
+      seedSeconds,
+      firstPage,
+      deepPage: { ...deep, depthPages: options.deepPages, rowsBefore },
+      walk,
+      variants,
+      explain: plans,
+    };
+  });
+}
+
+/** The checkout the figures belong to: commit, and whether the tree had local changes. */
+function revision(root: string): string | null {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function stampOf(date: Date): string {
+  return date
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const root = projectRoot();
+  const startedAt = new Date();
+  const stamp = stampOf(startedAt);
+  const deadline = Date.now() + options.budgetMs;
+  const left = (): number => Math.max(5_000, deadline - Date.now());
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  progress(
+    `${options.quick ? 'quick' : 'full'} mode: ${options.runs} runs per side, ${options.connections} connections, ${options.rows.toLocaleString('en-US')} stored workflows${options.pollMs ? `, EXPERIMENT queue polling ${options.pollMs} ms` : ''}`,
+  );
+
+  const loadAtStart = loadavg();
+  if (loadAtStart[0]! > cpus().length * 0.5) {
+    progress(`WARNING: the machine is busy before the benchmark starts (load ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}): latencies will be noisy`);
+  }
+  let busyE2e: number | undefined;
+  let busyReads: number | undefined;
+  const pgServer = await server(root);
+  const dbStamp = `${startedAt.toISOString().replace(/\D/g, '').slice(0, 14)}_${process.pid}`;
+  const names = {
+    base: `durable_ops_bench_${dbStamp}_base`,
+    svc: `durable_ops_bench_${dbStamp}_svc`,
+    sys: options.splitDb ? `durable_ops_bench_${dbStamp}_sys` : `durable_ops_bench_${dbStamp}_svc`,
+  };
+  const created: string[] = [];
+  const admin = new pg.Client({ connectionString: pgServer.adminUrl, application_name: 'durable-ops-bench' });
+  await admin.connect();
+  let service: Service | undefined;
+  let worker: Service | undefined;
+  let systemPool: pg.Pool | undefined;
+  const statsClients: pg.Client[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const s of [service, worker]) {
+      if (!s) continue;
+      stopping.add(s.child);
+      await stopChild(s.child).catch(() => undefined);
+    }
+    await systemPool?.end().catch(() => undefined);
+    for (const c of statsClients) await c.end().catch(() => undefined);
+    if (!options.keep) for (const db of created) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    else if (created.length) progress(`kept databases: ${created.join(', ')}`);
+    await admin.end().catch(() => undefined);
+    await pgServer.embedded?.stop();
+  };
+  process.once('SIGINT', () => {
+    progress('interrupted: cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    const serverVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    for (const db of new Set(Object.values(names))) {
+      if (options.onlyReads && db === names.base) continue;
+      await admin.query(`CREATE DATABASE ${db}`);
+      created.push(db);
+    }
+    const url = (db: string): string => withDatabase(pgServer.adminUrl, db);
+
+    // 1. The built service as a child process (two with --split-roles: api + worker), warmed up.
+    progress(`service: starting dist/apps/api/src/main.js${options.splitRoles ? ' twice (APP_ROLE=api and APP_ROLE=worker)' : ''}`);
+    const serviceEnv = {
+      DATABASE_URL: url(names.svc),
+      ...(options.splitDb ? { DBOS_SYSTEM_DATABASE_URL: url(names.sys) } : {}),
+      ...(options.withTick ? {} : { OPS_TICK_SCHEDULE: NO_TICK_SCHEDULE }),
+    };
+    const logFile = join(root, 'bench', 'results', `${stamp}.service.log`);
+    service = await bounded('service boot', 60_000, () =>
+      startService(root, { ...serviceEnv, ...(options.splitRoles ? { APP_ROLE: 'api', DBOS_EXECUTOR_ID: 'bench-api' } : {}) }, logFile),
+    );
+    if (options.splitRoles) {
+      worker = await bounded('worker boot', 60_000, () =>
+        startService(root, { ...serviceEnv, APP_ROLE: 'worker', DBOS_EXECUTOR_ID: 'bench-worker' }, join(root, 'bench', 'results', `${stamp}.worker.log`)),
+      );
+    }
+    const pids = [service.child.pid!, ...(worker ? [worker.child.pid!] : [])];
+    /** RSS and CPU of the service: all its processes. */
+    const serviceRss = (): { rssMb: number; peakMb: number } =>
+      pids.map(rssOf).reduce((a, b) => ({ rssMb: a.rssMb + b.rssMb, peakMb: a.peakMb + b.peakMb }), { rssMb: 0, peakMb: 0 });
+    const serviceCpuMs = (): number => pids.map(cpuMsOf).reduce((a, b) => a + b, 0);
+    systemPool = new pg.Pool({ connectionString: url(names.sys), max: 2, application_name: 'durable-ops-bench' });
+    for (const db of new Set([names.svc, names.sys])) {
+      const c = new pg.Client({ connectionString: url(db), application_name: 'durable-ops-bench' });
+      await c.connect();
+      statsClients.push(c);
+    }
+    const rssBoot = serviceRss();
+    if (options.pollMs) {
+      await systemPool.query(`UPDATE dbos.queues SET polling_interval_sec = $1 WHERE name = 'intents'`, [options.pollMs / 1000]);
+      progress(`EXPERIMENT: the service's intents queue now polls every ${options.pollMs} ms`);
+    }
+
+    const intent = await post(`${service.baseUrl}/api/intents`, {
+      goal: 'benchmark: one echo task',
+      inputs: { tasks: [{ connector: 'echo', args: { value: 'bench' } }] },
+      constraints: {},
+    });
+    if ((intent.status !== 201 && intent.status !== 200) || !intent.body.intentId) throw new Error(`POST /api/intents answered ${intent.status}`);
+    const intentId = intent.body.intentId;
+
+    let baseline: BaselineResult | undefined;
+    let cost: CostResult | undefined;
+    let e2e: EndToEnd | undefined;
+    let rssIdle: { rssMb: number; peakMb: number } | undefined;
+    let idleCpuPercent: number | undefined;
+    if (!options.onlyReads) {
+      // Warm-up: connections, JIT, the queue's first polls, the list route.
+      progress(`service: warm-up (${options.warmupRuns} runs)`);
+      const warm = await startRuns(service, intentId, options.warmupRuns, 4);
+      await awaitRuns(systemPool, 'warm-up', warm, 30_000);
+      await timeGets('warm-up list', `${service.baseUrl}/api/ops/wf?limit=50`, { authorization: `Bearer ${service.token}` }, 20, 0);
+      const quietSince = Date.now();
+
+      // 2. Baseline: bare DBOS in its own process and database. The service sits idle meanwhile (its
+      //    idle CPU is reported), which is also the quiet period the cost phase needs before it starts.
+      progress(`baseline: bare DBOS, ${options.runs} four-step workflows on a queue like the service's (separate process, own database)`);
+      const cpuIdle0 = { ms: serviceCpuMs(), at: Date.now() };
+      // Idle RSS at a fixed point, 10 s after the warm-up (V8 keeps shrinking its heap for ~30 s more).
+      const rssIdleReading = sleep(RSS_IDLE_AFTER_MS)
+        .then(serviceRss)
+        .catch(() => undefined);
+      baseline = await bounded('baseline', Math.min(left(), options.quick ? 40_000 : 5 * 60_000), () =>
+        runBaseline(root, url(names.base), options, options.quick ? 35_000 : 5 * 60_000),
+      );
+      idleCpuPercent = round(((serviceCpuMs() - cpuIdle0.ms) / (Date.now() - cpuIdle0.at)) * 100, 2);
+      progress(
+        `baseline: ${round(baseline.wfPerSec, 2)} workflows/s${baseline.commitsPerWorkflow !== null ? `, ${round(baseline.commitsPerWorkflow, 1)} commits/workflow` : ''}`,
+      );
+      await admin.query(`DROP DATABASE IF EXISTS ${names.base} WITH (FORCE)`);
+      created.splice(created.indexOf(names.base), 1);
+      rssIdle = (await rssIdleReading) ?? serviceRss();
+      progress(`service: idle RSS 10 s after warm-up ${round(rssIdle.rssMb, 0)} MB (idle CPU ${idleCpuPercent} %)`);
+
+      // 3. Cost of a run, on a quiet service.
+      const quietFor = Date.now() - quietSince;
+      if (quietFor < STATS_SETTLE_MS) await sleep(STATS_SETTLE_MS - quietFor);
+      progress(`cost: ${options.commitRuns} single-task runs on a quiet service`);
+      cost = await bounded('cost', Math.min(left(), 75_000), () =>
+        measureCost(service!, admin, [...new Set([names.svc, names.sys])], systemPool!, statsClients, intentId, options.commitRuns),
+      );
+      progress(
+        `cost: ${cost.commitsPerRun} commits/run net (${cost.commitsPerRunRaw} raw; idle ${cost.idleCommitsPerSec}/s); ${cost.writeTransactionsPerRun} write transactions/run${cost.writeTransactionsReliable ? '' : ` (unreliable: other writers on this server, ${cost.idleXidPerSec} xid/s while idle)`}`,
+      );
+
+      // 4. End to end under load.
+      const busy0 = machineBusy();
+      e2e = await bounded('e2e', Math.min(left(), options.quick ? 45_000 : 6 * 60_000), () =>
+        endToEnd(service!, serviceCpuMs, systemPool!, intentId, options.runs, options.connections, options.quick ? 40_000 : 6 * 60_000),
+      );
+      busyE2e = round(machineBusy(busy0).share, 3);
+      progress(`e2e: ${e2e.runsPerSec} runs/s (bare DBOS ${round(baseline.wfPerSec, 2)} wf/s); POST p50 ${e2e.startP50Ms} ms, p99 ${e2e.startP99Ms} ms`);
+    }
+
+    // 5. Control-plane reads at scale.
+    const busyR0 = machineBusy();
+    const readResult = await bounded('reads', Math.min(left(), options.quick ? 40_000 : 10 * 60_000), () => reads(service!, url(names.sys), options));
+    busyReads = round(machineBusy(busyR0).share, 3);
+    progress(
+      `reads: first page p50 ${readResult.firstPage.p50Ms} / p99 ${readResult.firstPage.p99Ms} ms; page ${options.deepPages + 1} p50 ${readResult.deepPage.p50Ms} / p99 ${readResult.deepPage.p99Ms} ms`,
+    );
+    await sleep(3_000);
+    const rssEnd = serviceRss();
+
+    // Idle RSS: warmed up, then idle for 10 s (during the baseline phase). The reading 3 s
+    // after the last load (rssEnd) and the peak (VmHWM) go to the results file: V8 gives the post-load
+    // heap back only after ~30 s idle, so that reading is not an idle figure.
+    const rssMb = (rssIdle ?? rssBoot).rssMb;
+    const summary: Summary = {
+      runsPerSec: e2e ? round(e2e.runsPerSec, 2) : Number.NaN,
+      baselineWfPerSec: baseline ? round(baseline.wfPerSec, 2) : Number.NaN,
+      ratio: e2e && baseline ? round(e2e.runsPerSec / baseline.wfPerSec, 3) : Number.NaN,
+      startP50Ms: e2e?.startP50Ms ?? Number.NaN,
+      startP99Ms: e2e?.startP99Ms ?? Number.NaN,
+      listP50Ms: Math.max(readResult.firstPage.p50Ms, readResult.deepPage.p50Ms),
+      listP99Ms: Math.max(readResult.firstPage.p99Ms, readResult.deepPage.p99Ms),
+      storedWorkflows: readResult.storedWorkflows,
+      commitsPerRun: cost?.commitsPerRun ?? Number.NaN,
+      rssMb: round(rssMb, 0),
+    };
+    const targets = targetsFor(summary, options.quick);
+    const results = {
+      summary,
+      targets: targets.map((t) => ({ ...t, met: Number.isFinite(t.value) ? meets(t) : null })),
+      mode: options.quick ? 'quick' : 'full',
+      options,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      revision: revision(root),
+      machine: {
+        node: process.version,
+        cpus: cpus().length,
+        postgres: serverVersion,
+        embedded: pgServer.embedded !== undefined,
+        loadavgAtStart: loadAtStart.map((l) => round(l, 2)),
+        loadavgAtEnd: loadavg().map((l) => round(l, 2)),
+        busyShareDuringE2e: busyE2e,
+        busyShareDuringReads: busyReads,
+      },
+      baseline,
+      endToEnd: e2e,
+      cost,
+      rss: { boot: rssBoot, idleAfterWarmup: rssIdle, idleAtEnd: rssEnd, idleCpuPercent },
+      reads: readResult,
+      serviceLog: logFile,
+    };
+    const svg = svgChart(
+      summary,
+      targets,
+      `Durable Ops benchmark (${options.quick ? 'quick' : 'full'}) — ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      `${results.machine.cpus} CPUs, Node ${process.version}, Postgres ${serverVersion}${pgServer.embedded ? ' (embedded)' : ''}; ${options.runs} runs per side over ${options.connections} connections`,
+    );
+    const files = writeResults(root, stamp, results, svg);
+    progress(`wrote ${files.json} and ${files.svg} (and bench/results/latest.svg)`);
+    for (const t of targets.filter((x) => Number.isFinite(x.value)))
+      progress(`${meets(t) ? 'PASS' : 'MISS'} ${t.label}: ${t.value} ${t.unit} (target ${t.kind === 'min' ? '≥' : '≤'} ${t.target})`);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    progress(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+import { CANCELLABLE_STATUSES, RESUMABLE_STATUSES, TERMINAL_STATUSES, type WorkflowStatusName } from '#contracts';
+
+/**
+ * The control plane's state rules, as one pure function: OpsService applies it before every action
+ * (a conflict is a 409 and changes nothing), and the ops CLI's --dry-run prints the same decision
+ * without touching anything.
+ */
+export type ControlOp = 'cancel' | 'resume' | 'fork';
+
+export interface WorkflowFacts {
+  readonly id: string;
+  readonly status: string;
+  /** The highest recorded stepN (functionId + 1); 1 when the workflow has recorded no step. */
+  readonly lastStepN: number;
+}
+
+export interface ForkParams {
+  readonly stepN: number;
+  readonly appVersion?: string | undefined;
+}
+
+export type Decision =
+  | { readonly outcome: 'accept'; readonly action: string }
+  | { readonly outcome: 'conflict'; readonly message: string; readonly hint: string; readonly status: string };
+
+/** What to do instead, for a status conflict. */
+export function hintFor(status: string): string {
+  switch (status) {
+    case 'SUCCESS':
+      return 'it already finished; fork it to run it again';
+    case 'ERROR':
+      return 'fork it at the failed step';
+    case 'CANCELLED':
+      return 'resume it';
+    case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
+      return 'resume it, or fork it';
+    case 'PENDING':
+    case 'ENQUEUED':
+    case 'DELAYED':
+      return 'cancel it first';
+    default:
+      return 'check its status with GET /api/ops/wf/:id';
+  }
+}
+
+function is(list: readonly WorkflowStatusName[], status: string): boolean {
+  return list.includes(status as WorkflowStatusName);
+}
+
+/**
+ * The outcome of `op` on a workflow in this state. For a fork with an appVersion,
+ * `knownAppVersions` are the versions launched on the system database (DBOS.listApplicationVersions).
+ */
+export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkParams, knownAppVersions?: readonly string[]): Decision {
+  const { id, status } = facts;
+  switch (op) {
+    case 'cancel':
+      if (!is(CANCELLABLE_STATUSES, status)) {
+        return {
+          outcome: 'conflict',
+          status,
+          message: `workflow ${id} is ${status}; only ${CANCELLABLE_STATUSES.join(', ')} workflows can be cancelled`,
+          hint: hintFor(status),
+        };
+      }
+      return { outcome: 'accept', action: 'cancel' };
+    case 'resume':
+      if (!is(RESUMABLE_STATUSES, status)) {
+        return {
+          outcome: 'conflict',
+          status,
+          message: `workflow ${id} is ${status}; only ${RESUMABLE_STATUSES.join(', ')} workflows can be resumed`,
+          hint: status === 'ERROR' ? `resume does not redo failed work: fork it (POST /api/ops/wf/${id}/fork with the failed step's stepN)` : hintFor(status),
+        };
+      }
+      return { outcome: 'accept', action: status === 'ENQUEUED' || status === 'DELAYED' ? 'resume (start now, bypassing the queue)' : 'resume' };
+    case 'fork': {
+      if (!fork) throw new Error('a fork decision needs a stepN');
+      if (!is(TERMINAL_STATUSES, status)) {
+        return {
+          outcome: 'conflict',
+          status,
+          message: `workflow ${id} is ${status}; only finished workflows (${TERMINAL_STATUSES.join(', ')}) can be forked`,
+          hint: 'cancel it first, or wait for it to finish',
+        };
+      }
+      if (fork.stepN > facts.lastStepN) {
+        return {
+          outcome: 'conflict',
+          status,
+          message: `stepN ${fork.stepN} is beyond the last recorded step of ${id} (stepN ${facts.lastStepN})`,
+          hint: `fork at a stepN between 1 and ${facts.lastStepN}`,
+        };
+      }
+      if (fork.appVersion !== undefined && !(knownAppVersions ?? []).includes(fork.appVersion)) {
+        return {
+          outcome: 'conflict',
+          status,
+          message: `application version ${fork.appVersion} has never been launched on this system database; the fork would never run`,
+          hint: 'deploy that version first, or omit appVersion',
+        };
+      }
+      return { outcome: 'accept', action: `fork at step ${fork.stepN}${fork.appVersion !== undefined ? ` on ${fork.appVersion}` : ''}` };
+    }
+  }
+}
