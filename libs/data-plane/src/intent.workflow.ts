@@ -154,6 +154,9 @@ export class IntentWorkflow {
   }
 
   private async decide(runId: string, plan: CompiledPlan, patch: Patch): Promise<Decision> {
+    // Re-run after its app transaction committed but before DBOS checkpointed it: the decision stands.
+    const recorded = await this.runs.recordedArtifact(runId, 'DecideST', 'decision');
+    if (recorded !== undefined) return recorded as Decision;
     const startedAt = new Date();
     const decision = decide(plan.constraints, patch, startedAt.getTime());
     await this.runs.recordStep({

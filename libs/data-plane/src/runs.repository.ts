@@ -216,6 +216,26 @@ export class RunsRepository {
       throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
   }
 
+  /**
+   * The artifact a step recorded with its completed mark, if any. DBOS checkpoints a step in its own
+   * transaction after the step's app transaction commits; a kill -9 between the two makes recovery
+   * run the step again, and a step whose output depends on the clock must then return what it
+   * recorded instead of deciding anew.
+   */
+  async recordedArtifact(runId: string, stepId: string, kind: string): Promise<unknown> {
+    const row = await this.db
+      .selectFrom('app.artifacts as a')
+      .innerJoin('app.run_steps as m', (join) => join.onRef('m.run_id', '=', 'a.run_id').onRef('m.step_id', '=', 'a.step_id'))
+      .select('a.inline')
+      .where('a.run_id', '=', runId)
+      .where('a.step_id', '=', stepId)
+      .where('a.kind', '=', kind)
+      .where('a.action_id', 'is', null)
+      .where('m.phase', '=', 'completed')
+      .executeTakeFirst();
+    return row?.inline ?? undefined;
+  }
+
   /** The trace a run executes in, for a run that has none yet (a fork). Idempotent: the first one stays. */
   async recordTraceId(runId: string, traceId: string): Promise<void> {
     await this.db.updateTable('app.runs').set({ trace_id: traceId }).where('id', '=', runId).where('trace_id', 'is', null).execute();

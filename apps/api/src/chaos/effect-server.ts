@@ -1,0 +1,167 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sleep } from './clock.js';
+import type { Prng } from './prng.js';
+
+/** What the effect server saw of one task key (one external effect). */
+export interface KeyRecord {
+  readonly key: string;
+  /** The path of the first request, e.g. /effects/batch/r3-i7-t2. */
+  readonly path: string;
+  /** The JSON body of the first request. */
+  readonly body: unknown;
+  /** Requests received, in total and per epoch (epoch n = after the n-th crash). */
+  requests: number;
+  readonly byEpoch: number[];
+  /** 2xx answers written (the client may have died before reading one). */
+  succeeded: number;
+  /** 503 answers written (injected transient faults). */
+  faulted: number;
+  /** True when this key's first request is answered 503 (decided when it is first seen). */
+  readonly failFirst: boolean;
+  /** The request bodies differ: the same key carried two different effects. */
+  bodyMismatch: boolean;
+}
+
+export interface EffectServerOptions {
+  /** Latencies and faults are drawn from it. */
+  readonly rng: Prng;
+  readonly minLatencyMs: number;
+  readonly maxLatencyMs: number;
+  /** Probability that a key's first request is answered 503 (only paths under faultablePrefix). */
+  readonly faultRate: number;
+  /** Default /effects/batch/. */
+  readonly faultablePrefix?: string;
+}
+
+export interface RequestSeen {
+  readonly key: string;
+  readonly record: KeyRecord;
+  readonly distinctKeys: number;
+  readonly inFlight: number;
+}
+
+/**
+ * A loopback HTTP server standing in for an external system that honours `Idempotency-Key`: it
+ * counts every request per key, answers slowly (so a run is inside ExecuteST for a while) and can
+ * fail a key's first request with a 503 (a transient error the service must retry). Repeated keys
+ * get the same answer, as a real idempotent API would give.
+ */
+export class EffectServer {
+  readonly keys = new Map<string, KeyRecord>();
+  /** Requests without an Idempotency-Key, or not POSTed under /effects/: the connector broke its contract. */
+  readonly anomalies: string[] = [];
+  inFlight = 0;
+  /** The keys being answered right now (key → path). */
+  readonly inFlightKeys = new Map<string, string>();
+  totalRequests = 0;
+  /** Incremented by the harness at each kill, so requests are attributed to before/after it. */
+  epoch = 0;
+  /** Called synchronously as each request arrives (after it is counted): the kill trigger hangs here. */
+  onRequest: ((seen: RequestSeen) => void) | undefined;
+  private server: Server | undefined;
+  private port = 0;
+
+  constructor(private readonly options: EffectServerOptions) {}
+
+  /** The URL prefix to allow-list: http://127.0.0.1:<port>/effects */
+  get prefix(): string {
+    return `http://127.0.0.1:${this.port}/effects`;
+  }
+
+  url(path: string): string {
+    return `${this.prefix}/${path}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((request, response) => void this.handle(request, response));
+    this.server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Marks a crash: later requests count in the next epoch. */
+  crashed(): void {
+    this.epoch += 1;
+  }
+
+  get distinctKeys(): number {
+    return this.keys.size;
+  }
+
+  /** Keys requested in an epoch before `epoch` and again in `epoch` or later: effects re-sent after a crash. */
+  resentAfter(epoch: number): KeyRecord[] {
+    return [...this.keys.values()].filter((r) => r.byEpoch.slice(0, epoch).some((n) => n > 0) && r.byEpoch.slice(epoch).some((n) => n > 0));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const key = request.headers['idempotency-key'];
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    if (request.method !== 'POST' || !path.startsWith('/effects/') || typeof key !== 'string' || key === '') {
+      this.anomalies.push(`${request.method} ${path} idempotency-key=${String(key)}`);
+      response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad effect request"}');
+      return;
+    }
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    this.totalRequests += 1;
+    let record = this.keys.get(key);
+    if (!record) {
+      const faultable = path.startsWith(this.options.faultablePrefix ?? '/effects/batch/');
+      record = {
+        key,
+        path,
+        body,
+        requests: 0,
+        byEpoch: [],
+        succeeded: 0,
+        faulted: 0,
+        failFirst: faultable && this.options.rng.chance(this.options.faultRate),
+        bodyMismatch: false,
+      };
+      this.keys.set(key, record);
+    } else if (record.path !== path || JSON.stringify(record.body) !== JSON.stringify(body)) {
+      record.bodyMismatch = true;
+    }
+    record.requests += 1;
+    record.byEpoch[this.epoch] = (record.byEpoch[this.epoch] ?? 0) + 1;
+    const first = record.requests === 1;
+    this.inFlight += 1;
+    this.inFlightKeys.set(key, path);
+    try {
+      this.onRequest?.({ key, record, distinctKeys: this.keys.size, inFlight: this.inFlight });
+      await sleep(this.options.rng.int(this.options.minLatencyMs, this.options.maxLatencyMs));
+    } finally {
+      this.inFlight -= 1;
+      this.inFlightKeys.delete(key);
+    }
+    // The service died while we were answering: nothing reaches it.
+    if (request.socket.destroyed) return;
+    if (first && record.failFirst) {
+      record.faulted += 1;
+      response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"injected transient fault"}');
+      return;
+    }
+    record.succeeded += 1;
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: true, key, path }));
+  }
+}

@@ -1,0 +1,411 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '#common';
+import { type ExpectedRun, Proofs, runOracle } from './checks.js';
+import { sleep, until } from './clock.js';
+import { type ChaosServer, createThrowawayDatabase } from './database.js';
+import { EffectServer, type RequestSeen } from './effect-server.js';
+import { Prng } from './prng.js';
+import { freePort, type HttpAnswer, ServiceProcess } from './service.js';
+
+/** Knobs of one round; the defaults are what `wf:intent:chaos` runs. */
+export interface RoundConfig {
+  readonly intents: number;
+  readonly tasksPerIntent: number;
+  /** The durable sleep of the sleeper run (killed during it). */
+  readonly sleepMs: number;
+  /** Latency of the effect server, per request. */
+  readonly minLatencyMs: number;
+  readonly maxLatencyMs: number;
+  /** Probability that a batch key's first request is answered 503. */
+  readonly faultRate: number;
+  /** Keep the database of a failed round (for inspection) instead of dropping it. */
+  readonly keepFailed: boolean;
+}
+
+export const DEFAULT_ROUND: RoundConfig = {
+  intents: 20,
+  tasksPerIntent: 3,
+  sleepMs: 5000,
+  minLatencyMs: 100,
+  maxLatencyMs: 300,
+  faultRate: 0.1,
+  keepFailed: false,
+};
+
+/** How a control action fired just before a kill -9 came out. */
+export type ActionOutcome =
+  /** The 202 arrived before the kill: OPS row and effect must both exist. */
+  | 'acknowledged'
+  /** No answer, but the action had durably started: recovery finished it (OPS row and effect). */
+  | 'recovered'
+  /** No answer and no trace: neither the OPS row nor the effect (then done again, normally). */
+  | 'none';
+
+export interface RoundResult {
+  readonly ok: boolean;
+  readonly round: number;
+  readonly seed: string;
+  readonly durationMs: number;
+  readonly failures: string[];
+  readonly lines: string[];
+  readonly kills: number;
+  readonly resent: number;
+  readonly cancel?: ActionOutcome;
+  readonly fork?: ActionOutcome;
+}
+
+/** A failed expectation: ends the round with a clear reason. */
+class RoundFailure extends Error {
+  override readonly name = 'RoundFailure';
+  constructor(readonly reasons: string[]) {
+    super(reasons.join('; '));
+  }
+}
+
+function expectStatus(what: string, answer: HttpAnswer, ...wanted: number[]): void {
+  if (!wanted.includes(answer.status))
+    throw new RoundFailure([`${what} answered ${answer.status} (want ${wanted.join(' or ')}): ${JSON.stringify(answer.body)}`]);
+}
+
+function bodyField(answer: HttpAnswer, field: string): string {
+  const value = (answer.body as Record<string, unknown> | undefined)?.[field];
+  if (typeof value !== 'string') throw new RoundFailure([`response has no ${field}: ${JSON.stringify(answer.body)}`]);
+  return value;
+}
+
+/**
+ * One chaos round against the built service (see main.ts for the whole story):
+ *  A. a batch of intents whose ExecuteST calls the effect server; kill -9 while effects are in
+ *     flight; restart with the same executor ID; every run must finish SUCCESS, exactly once.
+ *  B. a run in its durable sleep, a cancel of another sleeping run and a fork of a finished run,
+ *     fired without waiting, then kill -9 within milliseconds; restart; the sleeper wakes at its
+ *     original deadline, and each control action is all-or-nothing (OPS row ⇔ effect).
+ * Then the harness's SQL proofs and the SQL oracle (`ops verify`) over the whole database.
+ */
+export async function runRound(server: ChaosServer, round: number, seed: string, config: RoundConfig = DEFAULT_ROUND): Promise<RoundResult> {
+  const startedAt = Date.now();
+  const rng = new Prng(`${seed}/round-${round}`);
+  const lines: string[] = [];
+  const note = (line: string): void => {
+    lines.push(line);
+  };
+  const db = await createThrowawayDatabase(server);
+  const effects = await new EffectServer({
+    rng: rng.fork('effects'),
+    minLatencyMs: config.minLatencyMs,
+    maxLatencyMs: config.maxLatencyMs,
+    faultRate: config.faultRate,
+  }).start();
+  const token = randomBytes(24).toString('base64url');
+  const logFile = join(projectRoot(), '.data', 'chaos', `${db.name}.log`);
+  const service = new ServiceProcess(
+    `chaos-${round}`,
+    await freePort(),
+    {
+      DATABASE_URL: db.url,
+      // Fixed across restarts: DBOS recovers only the workflows of its own executor ID.
+      DBOS_EXECUTOR_ID: 'chaos-executor',
+      APP_VERSION: 'chaos-1',
+      HTTP_CONNECTOR_ALLOWLIST: effects.prefix,
+      OPS_API_TOKENS: `chaos:operator:${token}`,
+    },
+    logFile,
+  );
+  const proofs = new Proofs(db.url);
+  const auth = { authorization: `Bearer ${token}` };
+  let kills = 0;
+  let resent = 0;
+  let cancelOutcome: ActionOutcome | undefined;
+  let forkOutcome: ActionOutcome | undefined;
+  const failures: string[] = [];
+
+  /** True from a kill until the next boot: requests failing then were cut by the kill. */
+  let down = false;
+  const killNow = async (): Promise<void> => {
+    down = true;
+    service.kill9();
+    effects.crashed();
+    kills += 1;
+    const how = await service.exited();
+    if (how !== 'SIGKILL') throw new RoundFailure([`the service exited with ${how}, not SIGKILL`]);
+  };
+
+  /** Polls DBOS until every run is SUCCESS; fails at once if one ends otherwise. */
+  const awaitSuccess = async (what: string, runIds: readonly string[], timeoutMs: number): Promise<void> => {
+    await proofs.awaitSuccess(what, runIds, timeoutMs).catch((error: unknown) => {
+      throw new RoundFailure([(error as Error).message]);
+    });
+  };
+
+  const boot = async (): Promise<void> => {
+    await service.start();
+    down = false;
+  };
+
+  try {
+    await boot();
+
+    // ------------------------------------------------------------ A. kill -9 mid-ExecuteST
+    const totalKeys = config.intents * config.tasksPerIntent;
+    const killAt = rng.int(1, Math.max(1, totalKeys - 15));
+    const jitterMs = rng.chance(0.5) ? 0 : rng.int(1, 150);
+    let killSnapshot: { distinct: number; inFlight: number; requests: number; submitted: number } | undefined;
+    const runIds = new Map<number, string>();
+    const killed = new Promise<void>((resolve, reject) => {
+      effects.onRequest = (seen: RequestSeen) => {
+        if (seen.distinctKeys < killAt) return;
+        effects.onRequest = undefined;
+        void sleep(jitterMs)
+          .then(() => {
+            killSnapshot = { distinct: effects.distinctKeys, inFlight: effects.inFlight, requests: effects.totalRequests, submitted: runIds.size };
+            return killNow();
+          })
+          .then(resolve, reject);
+      };
+    });
+
+    /** POSTs the intents and runs not yet accepted; a kill -9 may cut it anywhere (idempotent: resumed after the restart). */
+    const submit = async (): Promise<void> => {
+      await Promise.all(
+        Array.from({ length: config.intents }, (_, i) => i)
+          .filter((i) => !runIds.has(i))
+          .map(async (i) => {
+            const tasks = Array.from({ length: config.tasksPerIntent }, (_, t) => ({
+              connector: 'http',
+              args: { method: 'POST', url: effects.url(`batch/r${round}-i${i}-t${t}`), body: { seed, round, intent: i, task: t } },
+            }));
+            try {
+              const intent = await service.request('POST', '/api/intents', {
+                goal: `chaos ${seed} round ${round} intent ${i}`,
+                inputs: { tasks },
+                constraints: { maxAttempts: 5, taskTimeoutMs: 10_000 },
+              });
+              expectStatus(`POST /api/intents #${i}`, intent, 200, 201);
+              const run = await service.request('POST', '/api/runs', { intentId: bodyField(intent, 'intentId'), idempotencyKey: `${db.name}-batch-${i}` });
+              expectStatus(`POST /api/runs #${i}`, run, 200, 202);
+              runIds.set(i, bodyField(run, 'runId'));
+            } catch (error) {
+              // The service was killed under the request: submitted again after the restart.
+              if (!down) throw error;
+            }
+          }),
+      );
+    };
+    const triggerTimeout = sleep(60_000).then(() => {
+      throw new RoundFailure([`the kill trigger never fired: ${effects.distinctKeys} of ${totalKeys} keys seen, waiting for ${killAt}`]);
+    });
+    await Promise.race([Promise.all([submit(), killed]), triggerTimeout]).finally(() => (effects.onRequest = undefined));
+    const snapshot = killSnapshot!;
+    const restartAt = Date.now();
+    await boot();
+    const bootMs = Date.now() - restartAt;
+    note(
+      `A  kill -9 at ${snapshot.distinct}/${totalKeys} keys seen (${snapshot.inFlight} effect(s) in flight, +${jitterMs} ms, ${snapshot.submitted}/${config.intents} runs submitted); restart ${bootMs} ms`,
+    );
+    await submit();
+    if (runIds.size !== config.intents) throw new RoundFailure([`only ${runIds.size} of ${config.intents} runs were accepted after the restart`]);
+    const batch = [...runIds.values()];
+    await awaitSuccess(`${batch.length} batch runs to succeed after the restart`, batch, 90_000);
+    const recoveredMs = Date.now() - restartAt;
+    resent = effects.resentAfter(1).length;
+    const faulted = [...effects.keys.values()].reduce((n, r) => n + r.faulted, 0);
+    note(
+      `   ${batch.length}/${batch.length} SUCCESS ${recoveredMs} ms after the kill; ${effects.totalRequests} requests for ${effects.distinctKeys} keys, ` +
+        `${faulted} injected 503(s), re-sent after the crash: ${resent} key(s) (same Idempotency-Key)`,
+    );
+    const batchRequests = new Map([...effects.keys.values()].map((r) => [r.key, r.requests]));
+
+    // ------------------------------------------------------------ B. kill -9 in a durable sleep and mid control action
+    const start = async (label: string, path: string, constraints: Record<string, unknown>): Promise<string> => {
+      const intent = await service.request('POST', '/api/intents', {
+        goal: `chaos ${seed} round ${round} ${label}`,
+        inputs: { tasks: [{ connector: 'http', args: { method: 'POST', url: effects.url(path), body: { seed, round, label } } }] },
+        constraints,
+      });
+      expectStatus(`POST /api/intents (${label})`, intent, 201);
+      const run = await service.request('POST', '/api/runs', { intentId: bodyField(intent, 'intentId') });
+      expectStatus(`POST /api/runs (${label})`, run, 202);
+      return bodyField(run, 'runId');
+    };
+    const sleeper = await start('sleeper', `sleep/r${round}`, { delayMs: config.sleepMs });
+    const cancelTarget = await start('cancel target', `cancel/r${round}`, { delayMs: 600_000 });
+    const forkTarget = batch[rng.int(0, batch.length - 1)]!;
+    // DBOS records the sleep's wake-up time when the sleep starts: that is the original deadline.
+    const sleeping = await until(
+      'the sleeper and the cancel target to enter their durable sleep',
+      async () => {
+        const rows = await proofs.rows<{ workflow_uuid: string; started: string | null }>(
+          `SELECT workflow_uuid, started_at_epoch_ms AS started FROM dbos.operation_outputs WHERE workflow_uuid = ANY($1::text[]) AND function_name = 'DBOS.sleep'`,
+          [[sleeper, cancelTarget]],
+        );
+        const mine = rows.find((r) => r.workflow_uuid === sleeper);
+        return rows.length === 2 && mine ? Number(mine.started ?? Date.now()) : undefined;
+      },
+      30_000,
+      50,
+    );
+    const deadline = sleeping + config.sleepMs;
+    await sleep(sleeping + rng.int(200, 1200) - Date.now());
+    // A cancel or fork takes ~30–150 ms here: kill before it started, mid-way, or after its 202.
+    const band = rng.int(0, 2);
+    const actionGapMs = band === 0 ? rng.int(0, 20) : band === 1 ? rng.int(20, 90) : rng.int(90, 250);
+    const actor = { actor: 'chaos', reason: `chaos round ${round}` };
+    const answers: { cancel?: number; fork?: number; forkedWorkflowID?: string } = {};
+    const cancelFired = service.request('POST', `/api/ops/wf/${cancelTarget}/cancel`, actor, auth).then(
+      (a) => (answers.cancel = a.status),
+      () => undefined,
+    );
+    const forkFired = service.request('POST', `/api/ops/wf/${forkTarget}/fork`, { ...actor, stepN: 4 }, auth).then(
+      (a) => {
+        answers.fork = a.status;
+        const id = (a.body as { forkedWorkflowID?: unknown } | undefined)?.forkedWorkflowID;
+        if (typeof id === 'string') answers.forkedWorkflowID = id;
+      },
+      () => undefined,
+    );
+    await sleep(actionGapMs);
+    const killedInSleepAt = Date.now();
+    await killNow();
+    await Promise.all([cancelFired, forkFired]);
+    const acked = { ...answers };
+    await boot();
+
+    // The sleeper wakes at its original deadline (kept by DBOS across the crash).
+    await awaitSuccess('the sleeper to wake and succeed', [sleeper], Math.max(0, deadline - Date.now()) + 30_000);
+    // Actions that started durably are finished by recovery (same executor ID).
+    await until(
+      'recovered control actions to finish',
+      async () => ((await proofs.unfinished(['OpsActionWorkflow'])).length === 0 ? true : undefined),
+      30_000,
+      100,
+    );
+
+    const opsRows = async (target: string, op: string) =>
+      proofs.rows<{ action_id: string; forked: string | null }>(
+        `SELECT action_id, inline ->> 'forkedWorkflowID' AS forked FROM app.artifacts WHERE step_id = 'OPS' AND run_id = $1 AND inline ->> 'op' = $2`,
+        [target, op],
+      );
+
+    // Cancel: OPS row ⇔ CANCELLED.
+    const cancelRows = await opsRows(cancelTarget, 'cancel');
+    const cancelStatus = (await proofs.dbosStatuses([cancelTarget])).get(cancelTarget);
+    if (cancelRows.length > 1) failures.push(`cancel of ${cancelTarget}: ${cancelRows.length} OPS rows for one request`);
+    if (cancelRows.length === 1 && cancelStatus !== 'CANCELLED')
+      failures.push(`cancel of ${cancelTarget}: OPS row ${cancelRows[0]!.action_id} but the workflow is ${cancelStatus}`);
+    if (cancelRows.length === 0 && cancelStatus === 'CANCELLED') failures.push(`cancel of ${cancelTarget}: CANCELLED without an OPS row`);
+    if (acked.cancel === 202 && cancelRows.length === 0) failures.push(`cancel of ${cancelTarget}: answered 202 before the kill, yet no OPS row survived`);
+    cancelOutcome = cancelRows.length === 0 ? 'none' : acked.cancel === 202 ? 'acknowledged' : 'recovered';
+    if (cancelOutcome === 'none') {
+      if (cancelStatus !== 'PENDING' && cancelStatus !== 'ENQUEUED')
+        failures.push(`cancel of ${cancelTarget}: no OPS row, and the run is ${cancelStatus} (want still sleeping)`);
+      expectStatus('POST cancel (again, after the restart)', await service.request('POST', `/api/ops/wf/${cancelTarget}/cancel`, actor, auth), 202);
+    }
+    const cancelled = await proofs.dbosStatuses([cancelTarget]);
+    const cancelRun = await proofs.rows<{ status: string }>('SELECT status FROM app.runs WHERE id = $1', [cancelTarget]);
+    if (cancelled.get(cancelTarget) !== 'CANCELLED' || cancelRun[0]?.status !== 'canceled')
+      failures.push(`cancel target ${cancelTarget} is ${cancelled.get(cancelTarget)} / ${cancelRun[0]?.status} (want CANCELLED / canceled)`);
+
+    // Fork: OPS row with forkedWorkflowID ⇔ the forked workflow (and its run row) exists.
+    const forkRows = await opsRows(forkTarget, 'fork');
+    const forkedWorkflows = await proofs.rows<{ workflow_uuid: string }>('SELECT workflow_uuid FROM dbos.workflow_status WHERE forked_from = $1', [forkTarget]);
+    const forkedRuns = await proofs.rows<{ id: string }>('SELECT id FROM app.runs WHERE forked_from = $1', [forkTarget]);
+    if (forkRows.length > 1) failures.push(`fork of ${forkTarget}: ${forkRows.length} OPS rows for one request`);
+    const forkRow = forkRows[0];
+    if (forkRow) {
+      if (!forkRow.forked) failures.push(`fork of ${forkTarget}: OPS row ${forkRow.action_id} names no forkedWorkflowID`);
+      if (forkedWorkflows.length !== 1 || forkedWorkflows[0]!.workflow_uuid !== forkRow.forked)
+        failures.push(`fork of ${forkTarget}: OPS row names ${forkRow.forked}, DBOS has forks [${forkedWorkflows.map((w) => w.workflow_uuid).join(', ')}]`);
+      if (forkedRuns.length !== 1 || forkedRuns[0]!.id !== forkRow.forked)
+        failures.push(`fork of ${forkTarget}: OPS row names ${forkRow.forked}, app.runs has forks [${forkedRuns.map((r) => r.id).join(', ')}]`);
+    } else if (forkedWorkflows.length > 0 || forkedRuns.length > 0) {
+      failures.push(
+        `fork of ${forkTarget}: forks exist (${[...forkedWorkflows.map((w) => w.workflow_uuid), ...forkedRuns.map((r) => r.id)].join(', ')}) without an OPS row`,
+      );
+    }
+    if (acked.fork === 202 && !forkRow) failures.push(`fork of ${forkTarget}: answered 202 before the kill, yet no OPS row survived`);
+    if (acked.forkedWorkflowID && forkRow && forkRow.forked !== acked.forkedWorkflowID)
+      failures.push(`fork of ${forkTarget}: answered ${acked.forkedWorkflowID}, OPS row names ${forkRow.forked}`);
+    forkOutcome = !forkRow ? 'none' : acked.fork === 202 ? 'acknowledged' : 'recovered';
+    let forkedRunId = forkRow?.forked ?? undefined;
+    if (forkOutcome === 'none') {
+      const again = await service.request('POST', `/api/ops/wf/${forkTarget}/fork`, { ...actor, stepN: 4 }, auth);
+      expectStatus('POST fork (again, after the restart)', again, 202);
+      forkedRunId = bodyField(again, 'forkedWorkflowID');
+    }
+    if (!forkedRunId) throw new RoundFailure([...failures, `fork of ${forkTarget}: no forked workflow to follow`]);
+    await awaitSuccess('the fork to succeed', [forkedRunId], 60_000);
+    await until('control actions to finish', async () => ((await proofs.unfinished(['OpsActionWorkflow'])).length === 0 ? true : undefined), 30_000, 100);
+
+    // The sleeper: woke at its original deadline (±2 s), not a full sleep after the restart.
+    const woke = await proofs.rows<{ woke: Date }>(`SELECT min(started_at) AS woke FROM app.run_steps WHERE run_id = $1 AND step_id = 'ExecuteST'`, [sleeper]);
+    const wokeAt = woke[0]?.woke ? new Date(woke[0].woke).getTime() : NaN;
+    const lateMs = wokeAt - deadline;
+    if (!(lateMs >= -50 && lateMs <= 2000))
+      failures.push(
+        `sleeper ${sleeper} woke ${lateMs} ms from its original deadline (want -50..+2000 ms; killed ${killedInSleepAt - sleeping} ms into its sleep)`,
+      );
+
+    // The fork replayed every receipt: no effect was sent again.
+    const forkReport = await proofs.rows<{ replayed: string; n: string }>(
+      `SELECT t ->> 'replayed' AS replayed, count(*) AS n FROM app.artifacts AS a CROSS JOIN LATERAL jsonb_array_elements(a.inline -> 'tasks') AS t
+        WHERE a.run_id = $1 AND a.kind = 'execution_report' GROUP BY 1`,
+      [forkedRunId],
+    );
+    if (forkReport.some((r) => r.replayed !== 'true'))
+      failures.push(`fork ${forkedRunId} re-made effects instead of replaying receipts: ${JSON.stringify(forkReport)}`);
+    const forkKeys = (await proofs.plannedKeys([forkTarget])).map((p) => p.taskKey);
+    for (const key of forkKeys) {
+      const now = effects.keys.get(key)?.requests ?? 0;
+      if (now !== batchRequests.get(key)) failures.push(`fork ${forkedRunId}: key ${key} was sent again (${batchRequests.get(key)} → ${now} requests)`);
+    }
+    // The cancelled run never reached ExecuteST.
+    for (const key of (await proofs.plannedKeys([cancelTarget])).map((p) => p.taskKey)) {
+      if (effects.keys.has(key)) failures.push(`cancelled run ${cancelTarget} sent its effect ${key}`);
+    }
+    note(
+      `B  kill -9 ${killedInSleepAt - sleeping} ms into a ${config.sleepMs} ms durable sleep, ${actionGapMs} ms after firing cancel + fork; ` +
+        `sleeper woke ${lateMs >= 0 ? '+' : ''}${lateMs} ms from its original deadline; cancel: ${cancelOutcome}; fork: ${forkOutcome} (replayed ${forkKeys.length} receipt(s), 0 re-sent)`,
+    );
+
+    // ------------------------------------------------------------ proofs over the whole database
+    await service.stop();
+    const succeeded: ExpectedRun[] = [...batch.map((runId) => ({ runId })), { runId: sleeper }, { runId: forkedRunId, forked: true }];
+    failures.push(
+      ...(await proofs.runsSucceeded(succeeded)),
+      ...(await proofs.marks(succeeded)),
+      ...(await proofs.artifacts(succeeded)),
+      ...(await proofs.effects(succeeded, effects, { allKeysKnown: true, knownRunIds: [...succeeded.map((r) => r.runId), cancelTarget] })),
+      ...(await proofs.noFailedWorkflows()),
+    );
+    const oracle = await runOracle(db.url);
+    if (!oracle.available) note(`   oracle: not built (${oracle.output}); the harness's own SQL proofs only`);
+    else if (oracle.exitCode !== 0) failures.push(`ops verify exited ${oracle.exitCode}:\n${oracle.output}`);
+    else note(`   proofs: ${succeeded.length} runs SUCCESS, 4 marks each, one receipt per effect; ops verify: ${oracle.output.split('\n').at(-1)}`);
+  } catch (error) {
+    failures.push(...(error instanceof RoundFailure ? error.reasons : [error instanceof Error ? (error.stack ?? error.message) : String(error)]));
+  } finally {
+    effects.onRequest = undefined;
+    if (service.running) service.kill9();
+    await service.exited();
+    await proofs.close().catch(() => undefined);
+    await effects.close();
+  }
+  const ok = failures.length === 0;
+  if (ok || !config.keepFailed) await db.drop().catch((error: unknown) => failures.push(`dropping ${db.name}: ${(error as Error).message}`));
+  if (ok) rmSync(logFile, { force: true });
+  else lines.push(`   service log: ${logFile}${config.keepFailed ? `; database kept: ${db.name}` : ''}`);
+  return {
+    ok: failures.length === 0,
+    round,
+    seed,
+    durationMs: Date.now() - startedAt,
+    failures,
+    lines,
+    kills,
+    resent,
+    ...(cancelOutcome ? { cancel: cancelOutcome } : {}),
+    ...(forkOutcome ? { fork: forkOutcome } : {}),
+  };
+}
