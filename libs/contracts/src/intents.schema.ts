@@ -19,6 +19,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PageQuery } from './page.schema.js';
 
 export const CONNECTOR_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -131,21 +132,7 @@ export class IntentView {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
-export class ListIntentsQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
-}
+export class ListIntentsQuery extends PageQuery {}
 
 export class IntentPage {
   @ApiProperty({ type: [IntentView] }) items!: IntentView[];

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { WorkflowStepView } from './steps.schema.js';
+import { PageQuery } from './page.schema.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled'] as const;
 export const NEXT_ACTIONS = ['NONE', 'WAIT', 'RESUME', 'REPAIR'] as const;
@@ -99,7 +99,7 @@ export class RunArtifacts {
   @ApiProperty({ type: [ArtifactView] }) artifacts!: ArtifactView[];
 }
 
-export class ListRunsQuery {
+export class ListRunsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: RUN_STATUSES })
   @IsOptional()
   @IsIn(RUN_STATUSES)
@@ -109,20 +109,6 @@ export class ListRunsQuery {
   @IsOptional()
   @Matches(/^it_[0-9a-f]{32}$/, { message: 'intentId must be an intent id' })
   intentId?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 export class RunPage {

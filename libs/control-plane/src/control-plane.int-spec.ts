@@ -43,22 +43,7 @@ describe('control plane: the exact six routes', () => {
     return t.db.selectFrom('app.artifacts').selectAll().where('step_id', '=', 'OPS').orderBy('id').execute();
   }
 
-  it('has exactly six routes under /api/ops, and the checked-in openapi.json matches the running service', () => {
-    const routes = Object.entries(t.document.paths)
-      .filter(([path]) => path.startsWith('/api/ops'))
-      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
-      .sort();
-    expect(routes).toEqual([
-      'GET /api/ops/wf',
-      'GET /api/ops/wf/{id}',
-      'GET /api/ops/wf/{id}/steps',
-      'POST /api/ops/wf/{id}/cancel',
-      'POST /api/ops/wf/{id}/fork',
-      'POST /api/ops/wf/{id}/resume',
-    ]);
-    for (const name of ['CancelWorkflowRequest', 'ResumeWorkflowRequest', 'ForkWorkflowRequest', 'WorkflowPage']) {
-      expect(t.document.components?.schemas?.[name]).toMatchObject({ additionalProperties: false });
-    }
+  it('serves exactly the checked-in openapi.json (which the policy checks read: six routes, strict contracts)', () => {
     const checkedIn = JSON.parse(readFileSync(join(projectRoot(), 'openapi.json'), 'utf8'));
     expect(JSON.parse(JSON.stringify(t.document))).toEqual(checkedIn);
   });

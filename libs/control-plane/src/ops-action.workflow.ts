@@ -4,6 +4,14 @@ import { OpsAuditRepository, type OpsAction } from './ops-audit.repository.js';
 
 export const OPS_ACTION_WORKFLOW_NAME = 'OpsActionWorkflow';
 
+/** A unique violation on dbos.workflow_status for this ID: the workflow exists already. */
+function isExistingWorkflow(error: unknown, workflowID: string): boolean {
+  const fields = (error ?? {}) as { code?: unknown; detail?: unknown; json?: { code?: unknown; detail?: unknown } };
+  const code = fields.code ?? fields.json?.code;
+  const detail = fields.detail ?? fields.json?.detail;
+  return code === '23505' && typeof detail === 'string' && detail.includes(`(workflow_uuid)=(${workflowID})`);
+}
+
 /**
  * A control action as a small durable workflow keyed by its action ID: AuditST (the OPS row and
  * its projection change, one transaction), then the DBOS management call, which DBOS checkpoints
@@ -33,12 +41,19 @@ export class OpsActionWorkflow {
         return action.targetWorkflowID;
       case 'fork': {
         if (action.stepN === undefined || action.forkedWorkflowID === undefined) throw new Error('fork needs stepN and forkedWorkflowID');
-        const handle = await DBOS.forkWorkflow(action.targetWorkflowID, action.stepN - 1, {
-          newWorkflowID: action.forkedWorkflowID,
-          ...(action.appVersion !== undefined ? { applicationVersion: action.appVersion } : {}),
-          ...(action.queueName !== undefined ? { queueName: action.queueName } : {}),
-        });
-        return handle.workflowID;
+        try {
+          const handle = await DBOS.forkWorkflow(action.targetWorkflowID, action.stepN - 1, {
+            newWorkflowID: action.forkedWorkflowID,
+            ...(action.appVersion !== undefined ? { applicationVersion: action.appVersion } : {}),
+            ...(action.queueName !== undefined ? { queueName: action.queueName } : {}),
+          });
+          return handle.workflowID;
+        } catch (error) {
+          // A crash after DBOS created the fork but before it checkpointed the call: recovery runs the
+          // call again and the fork's ID already exists. The effect happened; the action is done.
+          if (isExistingWorkflow(error, action.forkedWorkflowID)) return action.forkedWorkflowID;
+          throw error;
+        }
       }
     }
   }

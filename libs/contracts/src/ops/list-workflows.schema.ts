@@ -1,10 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PRINTABLE, WORKFLOW_STATUSES, type WorkflowStatusName } from './workflow-status.js';
+import { PageQuery } from '../page.schema.js';
 
 /** GET /api/ops/wf query. Unknown keys are a 400 (the global pipe forbids them). */
-export class ListWorkflowsQuery {
+export class ListWorkflowsQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'Repeatable: ?status=ERROR&status=CANCELLED', enum: WORKFLOW_STATUSES, isArray: true })
   @IsOptional()
   @Transform(({ value }: { value: unknown }): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [value]))
@@ -36,20 +37,6 @@ export class ListWorkflowsQuery {
   @IsOptional()
   @IsISO8601({ strict: true })
   createdBefore?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
 }
 
 export class WorkflowSummary {
