@@ -1,8 +1,8 @@
 /* eslint-disable no-restricted-globals -- benchmark harness, not application time: it waits for work to finish, measures windows, bounds phases */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import pg from 'pg';
+import { freePort } from '#db';
 
 /**
  * Shared pieces of the benchmark harness (apps/api/src/bench): progress on stderr, waits, phase
@@ -83,16 +83,8 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * factor) / factor;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+/** One free-port helper for the whole repository (libs/db). */
+export { freePort };
 
 const children = new Set<ChildProcess>();
 
