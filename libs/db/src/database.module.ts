@@ -1,7 +1,7 @@
 import { type DynamicModule, Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { migrate } from './migrator.js';
+import { createPool } from './pool.js';
 import type { DB } from './schema.js';
 
 export const DATABASE_OPTIONS = Symbol('DATABASE_OPTIONS');
@@ -46,7 +46,7 @@ export class DatabaseModule {
           useFactory: () =>
             new Kysely<DB>({
               dialect: new PostgresDialect({
-                pool: new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, application_name: 'durable-ops' }),
+                pool: createPool(options.url, options.poolSize ?? 10, 'durable-ops'),
               }),
             }) as Database,
         },

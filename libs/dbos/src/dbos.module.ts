@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import { createPool } from '#db';
 import { DBOS_OPTIONS, DbosService, type DbosOptions } from './dbos.service.js';
 import { SystemDatabase, type SystemDB } from './system-database.js';
 
@@ -26,7 +26,7 @@ export class DbosModule {
           provide: SystemDatabase,
           useFactory: () =>
             new Kysely<SystemDB>({
-              dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.systemDatabaseUrl, max: 5, application_name: 'durable-ops-ops' }) }),
+              dialect: new PostgresDialect({ pool: createPool(options.systemDatabaseUrl, 5, 'durable-ops-ops') }),
             }) as SystemDatabase,
         },
         SystemDatabaseLifecycle,

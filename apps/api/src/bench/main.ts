@@ -40,7 +40,8 @@ import { meets, type Summary, svgChart, targetsFor, writeResults } from './repor
  *        --poll-ms N (experiment: queue polling interval for both sides) · --keep (keep the databases) ·
  *        --split-roles (experiment: an APP_ROLE=api process takes the HTTP load, an APP_ROLE=worker one runs the workflows) ·
  *        --with-tick (keep the service's 30 s ops tick; by default it is scheduled out of the way, as
- *        bare DBOS has no such background workflow and it would land in the measured windows)
+ *        bare DBOS has no such background workflow and it would land in the measured windows) ·
+ *        --cpu-prof (the service runs under node --cpu-prof; the .cpuprofile lands in bench/results/)
  */
 
 /** Never fires during a benchmark (Jan 1, 00:00:00): keeps the scheduled ops tick out of the measured windows. */
@@ -61,6 +62,7 @@ interface Options {
   readonly keep: boolean;
   readonly withTick: boolean;
   readonly splitRoles: boolean;
+  readonly cpuProf: boolean;
   readonly budgetMs: number;
 }
 
@@ -86,6 +88,7 @@ function parseOptions(argv: readonly string[]): Options {
     '--keep',
     '--with-tick',
     '--split-roles',
+    '--cpu-prof',
   ];
   for (const [i, arg] of argv.entries()) {
     const isValue = i > 0 && ['--rows', '--runs', '--connections', '--poll-ms'].includes(argv[i - 1]!);
@@ -107,6 +110,7 @@ function parseOptions(argv: readonly string[]): Options {
     keep: flag('keep'),
     withTick: flag('with-tick'),
     splitRoles: flag('split-roles'),
+    cpuProf: flag('cpu-prof'),
     budgetMs: quick ? 90_000 : 15 * 60_000,
   };
 }
@@ -134,11 +138,12 @@ interface Service {
   readonly logFile: string;
 }
 
-async function startService(root: string, env: Record<string, string>, logFile: string): Promise<Service> {
+async function startService(root: string, env: Record<string, string>, logFile: string, cpuProf = false): Promise<Service> {
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawnChild(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'main.js')], {
+  const profile = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'results')}`] : [];
+  const child = spawnChild(process.execPath, [...profile, join(root, 'dist', 'apps', 'api', 'src', 'main.js')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -598,7 +603,7 @@ async function main(): Promise<void> {
     };
     const logFile = join(root, 'bench', 'results', `${stamp}.service.log`);
     service = await bounded('service boot', 60_000, () =>
-      startService(root, { ...serviceEnv, ...(options.splitRoles ? { APP_ROLE: 'api', DBOS_EXECUTOR_ID: 'bench-api' } : {}) }, logFile),
+      startService(root, { ...serviceEnv, ...(options.splitRoles ? { APP_ROLE: 'api', DBOS_EXECUTOR_ID: 'bench-api' } : {}) }, logFile, options.cpuProf),
     );
     if (options.splitRoles) {
       worker = await bounded('worker boot', 60_000, () =>
