@@ -14,6 +14,8 @@ export interface TestApp {
   readonly app: NestExpressApplication;
   readonly baseUrl: string;
   readonly database: TestDatabase;
+  /** The DBOS system database: `database` unless split. */
+  readonly systemDatabaseUrl: string;
   /** A separate connection for assertions (what an auditor would query). */
   readonly db: Kysely<DB>;
   readonly document: OpenAPIObject;
@@ -21,11 +23,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Put the DBOS system schema in a second database (DBOS_SYSTEM_DATABASE_URL ≠ DATABASE_URL). */
+  readonly splitSystemDatabase?: boolean;
+}
+
 /** The real service (all modules, real DBOS) on its own database, listening on a loopback port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = loadConfig({ LOG_LEVEL: 'error', DBOS_EXECUTOR_ID: `test-${database.name}`, ...env, DATABASE_URL: database.url });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { appDatabaseUrl: database.url, systemDatabaseUrl: database.url }), {
+  const system = options.splitSystemDatabase ? await createTestDatabase() : undefined;
+  const systemDatabaseUrl = system?.url ?? database.url;
+  const config = loadConfig({
+    LOG_LEVEL: 'error',
+    DBOS_EXECUTOR_ID: `test-${database.name}`,
+    ...env,
+    DATABASE_URL: database.url,
+    ...(system ? { DBOS_SYSTEM_DATABASE_URL: system.url } : {}),
+  });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { appDatabaseUrl: database.url, systemDatabaseUrl }), {
     bodyParser: false,
     logger: ['fatal', 'error'],
   });
@@ -38,6 +53,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     app,
     baseUrl,
     database,
+    systemDatabaseUrl,
     db,
     document,
     async request(method, path, body, headers = {}) {
@@ -60,6 +76,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await app.close();
       await db.destroy();
       await database.drop();
+      await system?.drop();
     },
   };
 }

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '#common';
 import { ControlPlaneModule } from '#control-plane';
 import { DataPlaneModule } from '#data-plane';
-import { DatabaseModule, type ResolvedDatabases } from '#db';
+import { DatabaseModule, type ResolvedDatabases, sameDatabase } from '#db';
 import { DbosModule } from '#dbos';
 import { ProofModule } from '#proof';
 
@@ -21,7 +21,11 @@ export class AppModule {
           logLevel: config.logLevel,
           ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
         }),
-        DataPlaneModule.forRoot({ httpConnectorAllowlist: config.httpConnectorAllowlist, serveHttp }),
+        DataPlaneModule.forRoot({
+          httpConnectorAllowlist: config.httpConnectorAllowlist,
+          serveHttp,
+          sharedDatabase: sameDatabase(databases.appDatabaseUrl, databases.systemDatabaseUrl),
+        }),
         ControlPlaneModule.forRoot({ tokens: config.opsApiTokens, serveHttp }),
         ProofModule.forRoot({ tickSchedule: config.opsTickSchedule }),
       ],

@@ -38,6 +38,8 @@ export function configureApp(app: NestExpressApplication, config: Pick<AppConfig
   app.useGlobalFilters(new LatticeExceptionFilter());
   app.useGlobalPipes(strictValidationPipe());
   app.disable('x-powered-by');
+  // Every answer is live state (runs, workflows, audits): no ETag to hash, nothing to revalidate.
+  app.set('etag', false);
   const document = buildOpenApi(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
   return document;

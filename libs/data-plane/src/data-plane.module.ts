@@ -3,7 +3,7 @@ import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { EchoConnector } from './connectors/echo.connector.js';
 import { FaultConnector } from './connectors/fault.connector.js';
 import { HttpConnector } from './connectors/http.connector.js';
-import { IntentWorkflow } from './intent.workflow.js';
+import { IntentWorkflow, SHARED_DATABASE } from './intent.workflow.js';
 import { IntentsController } from './intents.controller.js';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentsService } from './intents.service.js';
@@ -17,6 +17,8 @@ export interface DataPlaneOptions {
   readonly httpConnectorAllowlist: readonly string[];
   /** false for a worker process: it runs workflows but serves no data-plane routes. */
   readonly serveHttp?: boolean;
+  /** The app and DBOS system schemas share one database (see runAppStep). */
+  readonly sharedDatabase: boolean;
 }
 
 /** The product-facing plane: intents, runs and the IntentWorkflow that executes them. */
@@ -27,6 +29,7 @@ export class DataPlaneModule {
       module: DataPlaneModule,
       controllers: options.serveHttp === false ? [] : [IntentsController, RunsController],
       providers: [
+        { provide: SHARED_DATABASE, useValue: options.sharedDatabase },
         IntentsRepository,
         RunsRepository,
         ReceiptsRepository,

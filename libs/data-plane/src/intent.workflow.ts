@@ -1,12 +1,16 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
-import { Injectable, Logger } from '@nestjs/common';
-import { continueWorkflowTrace, type TraceCarrier, withStepSpan } from '#dbos';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Database } from '#db';
+import { type AppStepOptions, continueWorkflowTrace, runAppStep, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
 import { applyConstraints, decide, type Decision, ExplicitTaskPlanner, type IntentPayload, type Patch, type Plan, type Planner } from './planner.js';
 import { ReceiptsRepository } from './receipts.repository.js';
-import { RunsRepository } from './runs.repository.js';
+import { type ReceiptOutcome, RunsRepository } from './runs.repository.js';
+
+/** Whether the app and DBOS system schemas share one database (then app steps commit with their checkpoint). */
+export const SHARED_DATABASE = Symbol('SHARED_DATABASE');
 
 export const INTENT_WORKFLOW_NAME = 'IntentWorkflow';
 /** The pipeline: always the first four DBOS calls of a run (plus a DBOS.sleep before ExecuteST when delayed). */
@@ -56,8 +60,10 @@ function errorOf(error: unknown): { name: string; message: string } {
 
 /**
  * The IntentWorkflow: CompileST → ApplyPatchST → DecideST → [DBOS.sleep] → ExecuteST.
- * Each step's app writes (mark, artifact, projection) commit in one transaction keyed so a replay
- * writes nothing twice. ExecuteST is the only step that retries, and only on transient errors.
+ * Each step's app writes (mark, artifact, receipts, projection) are one keyed statement, so a replay
+ * writes nothing twice; the first three steps touch nothing but the database, and with app and
+ * system schemas in one database their statement commits in the step's checkpoint transaction.
+ * ExecuteST makes the external effects: the only step that retries, and only on transient errors.
  */
 @Injectable()
 export class IntentWorkflow {
@@ -65,13 +71,17 @@ export class IntentWorkflow {
   readonly workflow: (input: IntentWorkflowInput) => Promise<ExecutionReport>;
   private readonly planner: Planner = new ExplicitTaskPlanner();
   private readonly logger = new Logger(INTENT_WORKFLOW_NAME);
+  private readonly steps: AppStepOptions;
 
   constructor(
     private readonly intents: IntentsRepository,
     private readonly runs: RunsRepository,
     private readonly receipts: ReceiptsRepository,
     private readonly connectors: ConnectorRegistry,
+    db: Database,
+    @Inject(SHARED_DATABASE) sharedDatabase: boolean,
   ) {
+    this.steps = { db, sharedDatabase };
     this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => this.pipeline(input), { name: INTENT_WORKFLOW_NAME });
   }
 
@@ -85,11 +95,11 @@ export class IntentWorkflow {
     if (traced && !traced.continued) await this.runs.recordTraceId(runId, traced.traceId).catch(() => undefined);
     let current = 'CompileST';
     try {
-      const plan = await DBOS.runStep(() => this.compile(runId, input), { name: 'CompileST' });
+      const plan = await runAppStep('CompileST', this.steps, (sql) => this.compile(sql, runId, input));
       current = 'ApplyPatchST';
-      const patch = await DBOS.runStep(() => this.applyPatch(runId, plan), { name: 'ApplyPatchST' });
+      const patch = await runAppStep('ApplyPatchST', this.steps, (sql) => this.applyPatch(sql, runId, plan));
       current = 'DecideST';
-      const decision = await DBOS.runStep(() => this.decide(runId, plan, patch), { name: 'DecideST' });
+      const decision = await runAppStep('DecideST', this.steps, (sql) => this.decide(sql, runId, plan, patch));
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
         await withStepSpan('DBOS.sleep', () => DBOS.sleep(decision.delayMs));
@@ -114,65 +124,79 @@ export class IntentWorkflow {
     }
   }
 
-  private async compile(runId: string, input: IntentWorkflowInput): Promise<CompiledPlan> {
+  private async compile(sql: StepSql, runId: string, input: IntentWorkflowInput): Promise<CompiledPlan> {
     const startedAt = new Date();
-    const intent = await this.intents.find(input.intentId);
+    const intent = await this.intents.find(input.intentId, sql);
     if (!intent) throw new PermanentTaskError(`intent ${input.intentId} does not exist`);
     const payload = intent.payload as unknown as IntentPayload;
     const plan: CompiledPlan = { ...this.planner.plan({ id: intent.id, goal: intent.goal, payload }, input.lineageRoot), constraints: payload.constraints };
-    await this.runs.recordStep({
-      runId,
-      stepId: 'CompileST',
-      phase: 'completed',
-      output: { tasks: plan.tasks.length },
-      startedAt,
-      artifacts: [{ idx: 0, kind: 'plan_card', body: plan }],
-      projection: { status: 'running', nextAction: 'WAIT' },
-    });
+    await this.runs.recordStep(
+      {
+        runId,
+        stepId: 'CompileST',
+        phase: 'completed',
+        output: { tasks: plan.tasks.length },
+        startedAt,
+        artifacts: [{ idx: 0, kind: 'plan_card', body: plan }],
+        projection: { status: 'running', nextAction: 'WAIT' },
+      },
+      sql,
+    );
     return plan;
   }
 
-  private async applyPatch(runId: string, plan: CompiledPlan): Promise<Patch> {
+  private async applyPatch(sql: StepSql, runId: string, plan: CompiledPlan): Promise<Patch> {
     const startedAt = new Date();
     const patch = applyConstraints(plan.constraints);
-    await this.runs.recordStep({
-      runId,
-      stepId: 'ApplyPatchST',
-      phase: 'completed',
-      output: patch,
-      startedAt,
-      artifacts: [
-        {
-          idx: 0,
-          kind: 'patch_card',
-          body: { ...patch, tasks: plan.tasks.map((t) => ({ taskKey: t.taskKey, connector: t.connector, timeoutMs: patch.taskTimeoutMs })) },
-        },
-      ],
-      projection: { status: 'running', nextAction: 'WAIT' },
-    });
+    await this.runs.recordStep(
+      {
+        runId,
+        stepId: 'ApplyPatchST',
+        phase: 'completed',
+        output: patch,
+        startedAt,
+        artifacts: [
+          {
+            idx: 0,
+            kind: 'patch_card',
+            body: { ...patch, tasks: plan.tasks.map((t) => ({ taskKey: t.taskKey, connector: t.connector, timeoutMs: patch.taskTimeoutMs })) },
+          },
+        ],
+        projection: { status: 'running', nextAction: 'WAIT' },
+      },
+      sql,
+    );
     return patch;
   }
 
-  private async decide(runId: string, plan: CompiledPlan, patch: Patch): Promise<Decision> {
-    // Re-run after its app transaction committed but before DBOS checkpointed it: the decision stands.
-    const recorded = await this.runs.recordedArtifact(runId, 'DecideST', 'decision');
-    if (recorded !== undefined) return recorded as Decision;
+  private async decide(sql: StepSql, runId: string, plan: CompiledPlan, patch: Patch): Promise<Decision> {
+    // On the app pool, a re-run after its statement committed but before DBOS checkpointed the step
+    // finds the decision recorded: it stands. (With the checkpoint in the same transaction, no such gap.)
+    if (!sql.withCheckpoint) {
+      const recorded = await this.runs.recordedArtifact(runId, 'DecideST', 'decision');
+      if (recorded !== undefined) return recorded as Decision;
+    }
     const startedAt = new Date();
     const decision = decide(plan.constraints, patch, startedAt.getTime());
-    await this.runs.recordStep({
-      runId,
-      stepId: 'DecideST',
-      phase: 'completed',
-      output: decision,
-      startedAt,
-      artifacts: [{ idx: 0, kind: 'decision', body: decision }],
-      projection: decision.delayMs > 0 ? { status: 'waiting', nextAction: 'WAIT' } : { status: 'running', nextAction: 'WAIT' },
-    });
+    await this.runs.recordStep(
+      {
+        runId,
+        stepId: 'DecideST',
+        phase: 'completed',
+        output: decision,
+        startedAt,
+        artifacts: [{ idx: 0, kind: 'decision', body: decision }],
+        projection: decision.delayMs > 0 ? { status: 'waiting', nextAction: 'WAIT' } : { status: 'running', nextAction: 'WAIT' },
+      },
+      sql,
+    );
     return decision;
   }
 
   private async execute(runId: string, plan: CompiledPlan, patch: Patch, decision: Decision): Promise<ExecutionReport> {
     const startedAt = new Date();
+    // What this attempt's effects settled, written with its mark (success or failure) in one statement.
+    const settled: ReceiptOutcome[] = [];
     try {
       const tasks: TaskResult[] = [];
       for (const task of plan.tasks) {
@@ -180,7 +204,7 @@ export class IntentWorkflow {
           tasks.push({ taskKey: task.taskKey, index: task.index, connector: task.connector, status: 'skipped', replayed: false, output: null });
           continue;
         }
-        tasks.push(await this.perform(runId, plan, task, patch));
+        tasks.push(await this.perform(runId, plan, task, patch, settled));
       }
       const report: ExecutionReport = { tasks };
       await this.runs.recordStep({
@@ -190,43 +214,57 @@ export class IntentWorkflow {
         output: { tasks: tasks.length, replayed: tasks.filter((t) => t.replayed).length },
         startedAt,
         artifacts: [{ idx: 0, kind: 'execution_report', body: report }],
+        receipts: settled,
         projection: { status: 'succeeded', nextAction: 'NONE' },
       });
       return report;
     } catch (error) {
       const failure = errorOf(error);
-      await this.runs.recordStep({ runId, stepId: 'ExecuteST', phase: 'failed', output: failure, startedAt, artifacts: [] });
+      await this.runs.recordStep({ runId, stepId: 'ExecuteST', phase: 'failed', output: failure, startedAt, artifacts: [], receipts: settled });
       throw error;
     }
   }
 
-  /** One task through its receipt: a receipt that already succeeded is replayed, not re-sent. */
-  private async perform(runId: string, plan: Plan, task: Plan['tasks'][number], patch: Patch): Promise<TaskResult> {
-    const receipt = await this.receipts.open({ taskKey: task.taskKey, runId, lineageRoot: plan.lineageRoot, taskIndex: task.index, connector: task.connector });
+  /**
+   * One task through its receipt: a receipt that already succeeded is replayed, not re-sent.
+   * The attempt is counted before the effect; the outcome goes to `settled`.
+   */
+  private async perform(runId: string, plan: Plan, task: Plan['tasks'][number], patch: Patch, settled: ReceiptOutcome[]): Promise<TaskResult> {
+    let runnable: { connector: ReturnType<ConnectorRegistry['get']>; args: object } | undefined;
+    let unrunnable: Error | undefined;
+    try {
+      const connector = this.connectors.get(task.connector);
+      runnable = { connector, args: connector.parseArgs(task.args, `tasks.${task.index}.args`) };
+    } catch (error) {
+      unrunnable = error as Error;
+    }
+    const receipt = await this.receipts.claim(
+      { taskKey: task.taskKey, runId, lineageRoot: plan.lineageRoot, taskIndex: task.index, connector: task.connector },
+      runnable !== undefined,
+    );
     const base = { taskKey: task.taskKey, index: task.index, connector: task.connector, status: 'succeeded' as const };
     // Succeeded in an earlier run of the lineage (a fork): replayed, no effect. Succeeded in this
     // very run (ExecuteST re-executed after a crash, or a second execution after a resume): the same
     // result as before, so the step's artifact is byte-for-byte the one already recorded.
     if (receipt.status === 'succeeded') return { ...base, replayed: receipt.run_id !== runId, output: receipt.output };
 
-    let connector;
-    let args;
-    try {
-      connector = this.connectors.get(task.connector);
-      args = connector.parseArgs(task.args, `tasks.${task.index}.args`);
-    } catch (error) {
-      const failure = new PermanentTaskError(`task ${task.index} can no longer run: ${(error as Error).message}`);
-      await this.receipts.fail(task.taskKey, errorOf(failure));
+    if (!runnable) {
+      const failure = new PermanentTaskError(`task ${task.index} can no longer run: ${unrunnable?.message ?? 'unknown connector'}`);
+      settled.push({ taskKey: task.taskKey, status: 'failed', error: errorOf(failure) });
       throw failure;
     }
-    const attempt = await this.receipts.beginAttempt(task.taskKey);
     const signal = DBOS.stepStatus?.cancelSignal ?? new AbortController().signal;
     try {
-      const output = await connector.execute(args, { taskKey: task.taskKey, attempt, timeoutMs: patch.taskTimeoutMs, signal });
-      await this.receipts.succeed(task.taskKey, runId, output);
+      const output = await runnable.connector.execute(runnable.args, {
+        taskKey: task.taskKey,
+        attempt: receipt.attempts,
+        timeoutMs: patch.taskTimeoutMs,
+        signal,
+      });
+      settled.push({ taskKey: task.taskKey, status: 'succeeded', output });
       return { ...base, replayed: false, output };
     } catch (error) {
-      await this.receipts.fail(task.taskKey, errorOf(error));
+      settled.push({ taskKey: task.taskKey, status: 'failed', error: errorOf(error) });
       throw error;
     }
   }

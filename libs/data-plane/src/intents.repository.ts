@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { Database } from '#db';
+import type { StepSql } from '#dbos';
 import type { Keyset } from '#contracts';
 
 export interface IntentRow {
@@ -28,8 +29,12 @@ export class IntentsRepository {
     return inserted !== undefined;
   }
 
-  find(id: string): Promise<IntentRow | undefined> {
-    return this.db.selectFrom('app.intents').select(['id', 'goal', 'payload', 'created_at', createdKey]).where('id', '=', id).executeTakeFirst();
+  /** On `onStep`, the read happens inside a step's own transaction (see runAppStep). */
+  async find(id: string, onStep?: StepSql): Promise<IntentRow | undefined> {
+    const query = this.db.selectFrom('app.intents').select(['id', 'goal', 'payload', 'created_at', createdKey]).where('id', '=', id);
+    if (!onStep) return query.executeTakeFirst();
+    const [row] = await onStep.execute(query.compile());
+    return row;
   }
 
   list(limit: number, after: Keyset | undefined): Promise<IntentRow[]> {

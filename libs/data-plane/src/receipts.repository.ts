@@ -23,8 +23,15 @@ export interface Receipt {
 export class ReceiptsRepository {
   constructor(private readonly db: Database) {}
 
-  /** Creates the receipt or counts one more sighting of it; returns what it holds. */
-  async open(key: ReceiptKey): Promise<Receipt> {
+  /**
+   * Before a task's effect, one statement: creates the receipt or counts one more sighting of it,
+   * and counts the attempt about to be made (durably, before the effect) unless the receipt already
+   * succeeded or `attempting` is false (a task that can no longer run). Returns what it holds; its
+   * `attempts` is the 1-based number of the attempt about to be made.
+   * The outcome is written with the step's mark (RunsRepository.recordStep).
+   */
+  async claim(key: ReceiptKey, attempting: boolean): Promise<Receipt> {
+    const step = attempting ? 1 : 0;
     return this.db
       .insertInto('app.task_receipts')
       .values({
@@ -34,38 +41,16 @@ export class ReceiptsRepository {
         task_index: key.taskIndex,
         connector: key.connector,
         status: 'pending',
+        attempts: step,
       })
-      .onConflict((oc) => oc.column('task_key').doUpdateSet({ seen_count: sql`app.task_receipts.seen_count + 1`, updated_at: sql`now()` }))
+      .onConflict((oc) =>
+        oc.column('task_key').doUpdateSet({
+          seen_count: sql`app.task_receipts.seen_count + 1`,
+          attempts: sql`app.task_receipts.attempts + CASE WHEN app.task_receipts.status = 'succeeded' THEN 0 ELSE ${step}::integer END`,
+          updated_at: sql`now()`,
+        }),
+      )
       .returning(['status', 'attempts', 'output', 'run_id'])
       .executeTakeFirstOrThrow();
-  }
-
-  /** Counts an attempt durably before the effect is tried; returns its 1-based number. */
-  async beginAttempt(taskKey: string): Promise<number> {
-    const row = await this.db
-      .updateTable('app.task_receipts')
-      .set({ attempts: sql`attempts + 1`, updated_at: sql`now()` })
-      .where('task_key', '=', taskKey)
-      .returning('attempts')
-      .executeTakeFirstOrThrow();
-    return row.attempts;
-  }
-
-  async succeed(taskKey: string, runId: string, output: unknown): Promise<void> {
-    await this.db
-      .updateTable('app.task_receipts')
-      .set({ status: 'succeeded', output: JSON.stringify(output ?? null), error: null, run_id: runId, updated_at: sql`now()` })
-      .where('task_key', '=', taskKey)
-      .where('status', '<>', 'succeeded')
-      .execute();
-  }
-
-  async fail(taskKey: string, error: { name: string; message: string }): Promise<void> {
-    await this.db
-      .updateTable('app.task_receipts')
-      .set({ status: 'failed', error: JSON.stringify(error), updated_at: sql`now()` })
-      .where('task_key', '=', taskKey)
-      .where('status', '<>', 'succeeded')
-      .execute();
   }
 }

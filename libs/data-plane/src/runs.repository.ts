@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import { canonicalJson, sha256 } from '#common';
 import type { Keyset } from '#contracts';
-import { Database, type DB, type NextAction, type RunStatus, type StepPhase } from '#db';
-import { activeSpanIds } from '#dbos';
+import { Database, type NextAction, type RunStatus, type StepPhase } from '#db';
+import { activeSpanIds, type StepSql } from '#dbos';
 
 export interface RunRow {
   id: string;
@@ -48,14 +48,21 @@ export interface StepRecord {
   readonly artifacts: readonly ArtifactInput[];
   /** The projection this step moves the run to; a canceled run is never moved by a step. */
   readonly projection?: { status: RunStatus; nextAction: NextAction; error?: unknown };
+  /** Receipts whose effects this step settled (a succeeded receipt is never changed again). */
+  readonly receipts?: readonly ReceiptOutcome[];
 }
+
+export type ReceiptOutcome =
+  | { readonly taskKey: string; readonly status: 'succeeded'; readonly output: unknown }
+  | { readonly taskKey: string; readonly status: 'failed'; readonly error: { name: string; message: string } };
 
 /** A step replayed with a different artifact than the one it recorded: determinism is broken. */
 export class ReplayMismatchError extends Error {
   override readonly name = 'ReplayMismatchError';
 }
 
-const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
+const createdKeySql = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const createdKey = createdKeySql.as('created_key');
 const RUN_COLUMNS = [
   'id',
   'intent_id',
@@ -72,29 +79,108 @@ const RUN_COLUMNS = [
   'updated_at',
 ] as const;
 
+interface RecordStepParams {
+  readonly runId: string;
+  readonly stepId: string;
+  readonly phase: StepPhase;
+  readonly output: string | null;
+  readonly startedAt: Date;
+  readonly traceId: string | null;
+  readonly spanId: string | null;
+  /** JSON: [{idx, kind, inline, sha256}] */
+  readonly artifacts: string;
+  /** JSON: [{taskKey, status, output?, error?}] */
+  readonly receipts: string;
+  readonly status: RunStatus | null;
+  readonly nextAction: NextAction | null;
+  readonly error: string | null;
+}
+
+/**
+ * The whole of a step's app writes in one statement. Nothing is written when an artifact of the
+ * same key was already recorded with different content (the replay broke determinism): the
+ * statement answers which ones, and which it saved or found identical.
+ */
+function recordStepSql(p: RecordStepParams) {
+  return sql<{ mismatched: number[]; saved: number[]; matched: number[] }>`
+    WITH art AS (
+      SELECT * FROM jsonb_to_recordset(${p.artifacts}::jsonb) AS x(idx integer, kind text, inline jsonb, sha256 text)
+    ),
+    recorded AS (
+      SELECT a.idx, a.sha256 = art.sha256 AS same
+        FROM app.artifacts AS a JOIN art ON art.idx = a.idx
+       WHERE a.run_id = ${p.runId} AND a.step_id = ${p.stepId} AND a.action_id IS NULL
+    ),
+    go AS (SELECT NOT EXISTS (SELECT 1 FROM recorded WHERE NOT same) AS ok),
+    mark AS (
+      INSERT INTO app.run_steps (run_id, step_id, attempt, phase, output, started_at, trace_id, span_id)
+      SELECT ${p.runId}, ${p.stepId},
+             coalesce((SELECT max(attempt) FROM app.run_steps
+                        WHERE run_id = ${p.runId} AND step_id = ${p.stepId} AND phase <> 'reused'), 0) + 1,
+             ${p.phase}, ${p.output}::jsonb, ${p.startedAt}::timestamptz, ${p.traceId}, ${p.spanId}
+        FROM go WHERE go.ok
+      ON CONFLICT DO NOTHING
+    ),
+    saved AS (
+      INSERT INTO app.artifacts (run_id, step_id, idx, kind, inline, sha256)
+      SELECT ${p.runId}, ${p.stepId}, art.idx, art.kind, art.inline, art.sha256
+        FROM art, go WHERE go.ok
+      ON CONFLICT ON CONSTRAINT artifacts_unique DO NOTHING
+      RETURNING idx
+    ),
+    receipts AS (
+      UPDATE app.task_receipts AS t
+         SET status = r.status,
+             output = CASE WHEN r.status = 'succeeded' THEN r.output ELSE t.output END,
+             error = r.error,
+             run_id = CASE WHEN r.status = 'succeeded' THEN ${p.runId} ELSE t.run_id END,
+             updated_at = now()
+        FROM jsonb_to_recordset(${p.receipts}::jsonb) AS r("taskKey" text, status text, output jsonb, error jsonb), go
+       WHERE go.ok AND t.task_key = r."taskKey" AND t.status <> 'succeeded'
+    ),
+    projection AS (
+      UPDATE app.runs
+         SET status = ${p.status}, next_action = ${p.nextAction}, last_step = ${p.stepId}, error = ${p.error}::jsonb, updated_at = now()
+        FROM go
+       WHERE go.ok AND ${p.status}::text IS NOT NULL AND id = ${p.runId} AND status <> 'canceled'
+    )
+    SELECT coalesce((SELECT array_agg(idx) FROM recorded WHERE NOT same), '{}') AS mismatched,
+           coalesce((SELECT array_agg(idx) FROM saved), '{}') AS saved,
+           coalesce((SELECT array_agg(idx) FROM recorded WHERE same), '{}') AS matched`;
+}
+
 @Injectable()
 export class RunsRepository {
   constructor(private readonly db: Database) {}
 
-  /** True when this call created the run row. */
-  async insert(run: NewRun): Promise<boolean> {
-    const inserted = await this.db
-      .insertInto('app.runs')
-      .values({
-        id: run.id,
-        intent_id: run.intentId,
-        idempotency_key: run.idempotencyKey,
-        lineage_root: run.lineageRoot,
-        queue_name: run.queue,
-        status: 'queued',
-        next_action: 'WAIT',
-        forked_from: run.forkedFrom ?? null,
-        trace_id: run.traceId ?? null,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    return inserted !== undefined;
+  /**
+   * POST /api/runs in one statement: the run row of an existing intent, created once per run ID.
+   * Answers the row and whether this call created it, or undefined when the intent does not exist.
+   */
+  async start(run: NewRun): Promise<{ row: RunRow; created: boolean } | undefined> {
+    const columns = sql.raw(RUN_COLUMNS.join(', '));
+    const { rows } = await sql<RunRow & { created: boolean }>`
+      WITH intent AS (SELECT id FROM app.intents WHERE id = ${run.intentId}),
+      inserted AS (
+        INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id)
+        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, 'queued', 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}
+          FROM intent
+        ON CONFLICT DO NOTHING
+        RETURNING ${columns}, ${createdKeySql} AS created_key, true AS created
+      )
+      SELECT * FROM inserted
+      UNION ALL
+      SELECT ${columns}, ${createdKeySql} AS created_key, false AS created FROM app.runs
+       WHERE id = ${run.id} AND NOT EXISTS (SELECT 1 FROM inserted)`.execute(this.db);
+    const first = rows[0];
+    if (first) {
+      const { created, ...row } = first;
+      return { row, created };
+    }
+    // Nothing in this statement's snapshot: the intent is unknown, or a concurrent request with the
+    // same idempotencyKey inserted the row after the snapshot was taken (it is committed by now).
+    const row = await this.find(run.id);
+    return row ? { row, created: false } : undefined;
   }
 
   find(id: string): Promise<RunRow | undefined> {
@@ -145,75 +231,62 @@ export class RunsRepository {
   }
 
   /**
-   * A step's app writes in one transaction: its mark, its artifacts and the run projection. Marks
-   * and artifacts are keyed, so a step that replays after a crash writes nothing twice; an artifact
-   * that replays with different content is a ReplayMismatchError.
+   * A step's app writes as one statement: its mark, its artifacts, the receipts its effects settled
+   * and the run projection. On `sql` (the step's checkpoint transaction, when the app and system
+   * schemas share a database) they commit with the checkpoint; on the pool they commit on their own.
+   * Either way they are keyed, so a step that replays after a crash writes nothing twice, and an
+   * artifact that replays with different content is a ReplayMismatchError that writes nothing.
    */
-  async recordStep(record: StepRecord): Promise<void> {
+  async recordStep(record: StepRecord, onStep?: StepSql): Promise<void> {
     // Inside a DBOS step the active span is the step's: the mark names the span that wrote it.
     const span = activeSpanIds();
-    await this.db.transaction().execute(async (tx) => {
-      // The attempt number is counted from the marks themselves (durable), not from DBOS's in-memory
-      // retry counter, which restarts at 1 after a crash and would collide with an earlier failed mark.
-      const previous = await tx
-        .selectFrom('app.run_steps')
-        .select((eb) => eb.fn.max('attempt').as('last'))
-        .where('run_id', '=', record.runId)
-        .where('step_id', '=', record.stepId)
-        .where('phase', '<>', 'reused')
-        .executeTakeFirst();
-      await tx
-        .insertInto('app.run_steps')
-        .values({
-          run_id: record.runId,
-          step_id: record.stepId,
-          attempt: (previous?.last ?? 0) + 1,
-          phase: record.phase,
-          output: record.output === undefined ? null : JSON.stringify(record.output),
-          started_at: record.startedAt,
-          trace_id: span?.traceId ?? null,
-          span_id: span?.spanId ?? null,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-      for (const artifact of record.artifacts) await this.insertArtifact(tx, record.runId, record.stepId, artifact);
-      if (record.projection) {
-        await tx
-          .updateTable('app.runs')
-          .set({
-            status: record.projection.status,
-            next_action: record.projection.nextAction,
-            last_step: record.stepId,
-            error: record.projection.error === undefined ? null : JSON.stringify(record.projection.error),
-            updated_at: sql`now()`,
-          })
-          .where('id', '=', record.runId)
-          .where('status', '<>', 'canceled')
-          .execute();
-      }
+    const artifacts = record.artifacts.map((a) => {
+      const body = canonicalJson(a.body);
+      return { idx: a.idx, kind: a.kind, inline: JSON.parse(body) as unknown, sha256: sha256(body) };
     });
+    const projection = record.projection;
+    const statement = recordStepSql({
+      runId: record.runId,
+      stepId: record.stepId,
+      phase: record.phase,
+      output: record.output === undefined ? null : JSON.stringify(record.output),
+      startedAt: record.startedAt,
+      traceId: span?.traceId ?? null,
+      spanId: span?.spanId ?? null,
+      artifacts: JSON.stringify(artifacts.map(({ idx, kind, inline, sha256: digest }) => ({ idx, kind, inline, sha256: digest }))),
+      receipts: JSON.stringify(record.receipts ?? []),
+      status: projection?.status ?? null,
+      nextAction: projection?.nextAction ?? null,
+      error: projection?.error === undefined ? null : JSON.stringify(projection.error),
+    }).compile(this.db);
+    const [result] = onStep ? await onStep.execute(statement) : (await this.db.executeQuery(statement)).rows;
+    if (!result) throw new Error(`recording ${record.stepId} of ${record.runId} returned nothing`);
+    const mismatched = result.mismatched.map(Number);
+    if (mismatched.length > 0) throw this.mismatch(record, mismatched);
+    // An artifact neither written nor found in the statement's snapshot was written meanwhile by a
+    // concurrent execution of the same step: compare with what it wrote.
+    const settled = new Set([...result.saved, ...result.matched].map(Number));
+    const raced = artifacts.filter((a) => !settled.has(a.idx));
+    if (raced.length === 0) return;
+    const rows = await this.db
+      .selectFrom('app.artifacts')
+      .select(['idx', 'sha256'])
+      .where('run_id', '=', record.runId)
+      .where('step_id', '=', record.stepId)
+      .where('action_id', 'is', null)
+      .where(
+        'idx',
+        'in',
+        raced.map((a) => a.idx),
+      )
+      .execute();
+    const differing = raced.filter((a) => rows.find((r) => r.idx === a.idx)?.sha256 !== a.sha256).map((a) => a.idx);
+    if (differing.length > 0) throw this.mismatch(record, differing);
   }
 
-  private async insertArtifact(tx: Transaction<DB>, runId: string, stepId: string, artifact: ArtifactInput): Promise<void> {
-    const body = canonicalJson(artifact.body);
-    const digest = sha256(body);
-    const inserted = await tx
-      .insertInto('app.artifacts')
-      .values({ run_id: runId, step_id: stepId, idx: artifact.idx, kind: artifact.kind, inline: body, sha256: digest })
-      .onConflict((oc) => oc.constraint('artifacts_unique').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (inserted) return;
-    const existing = await tx
-      .selectFrom('app.artifacts')
-      .select('sha256')
-      .where('run_id', '=', runId)
-      .where('step_id', '=', stepId)
-      .where('idx', '=', artifact.idx)
-      .where('action_id', 'is', null)
-      .executeTakeFirstOrThrow();
-    if (existing.sha256 !== digest)
-      throw new ReplayMismatchError(`${stepId} of ${runId} replayed artifact ${artifact.idx} (${artifact.kind}) with different content`);
+  private mismatch(record: StepRecord, indexes: readonly number[]): ReplayMismatchError {
+    const kinds = indexes.map((idx) => `${idx} (${record.artifacts.find((a) => a.idx === idx)?.kind ?? '?'})`).join(', ');
+    return new ReplayMismatchError(`${record.stepId} of ${record.runId} replayed artifact ${kinds} with different content`);
   }
 
   /**

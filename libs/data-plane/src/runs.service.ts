@@ -14,7 +14,6 @@ import {
   encodeCursor,
 } from '#contracts';
 import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
-import { IntentsRepository } from './intents.repository.js';
 import { IntentWorkflow } from './intent.workflow.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
 
@@ -22,45 +21,42 @@ import { RunsRepository, type RunRow } from './runs.repository.js';
 export class RunsService {
   constructor(
     private readonly runs: RunsRepository,
-    private readonly intents: IntentsRepository,
     private readonly workflow: IntentWorkflow,
     private readonly dbos: DbosService,
   ) {}
 
   /**
-   * Writes the run row, then enqueues the workflow under the run ID. Both are idempotent, so a
-   * retried request (same idempotencyKey) repairs a start that a crash cut in half.
+   * Writes the run row (one statement, which also checks the intent), then enqueues the workflow
+   * under the run ID. Both are idempotent, so a retried request (same idempotencyKey) repairs a
+   * start that a crash cut in half.
    */
   async start(request: StartRunRequest): Promise<{ run: RunHeader; created: boolean }> {
-    const intent = await this.intents.find(request.intentId);
-    if (!intent) throw new NotFound(`intent ${request.intentId} not found`);
     const runId = newRunId(request.idempotencyKey);
-    const existing = await this.runs.find(runId);
-    if (existing && existing.intent_id !== request.intentId) {
+    // With tracing on: the request's trace context travels with the workflow through the queue.
+    const trace = traceCarrier(runId);
+    const started = await this.runs.start({
+      id: runId,
+      intentId: request.intentId,
+      idempotencyKey: request.idempotencyKey ?? null,
+      lineageRoot: runId,
+      queue: DEFAULT_QUEUE,
+      traceId: trace ? carrierTraceId(trace) : null,
+    });
+    if (!started) throw new NotFound(`intent ${request.intentId} not found`);
+    const { row, created } = started;
+    if (row.intent_id !== request.intentId) {
       throw new Conflict(
-        `idempotencyKey was already used to start a run of intent ${existing.intent_id}`,
-        existing.status,
+        `idempotencyKey was already used to start a run of intent ${row.intent_id}`,
+        row.status,
         'use a new idempotencyKey for a different intent',
       );
     }
-    // With tracing on: the request's trace context travels with the workflow through the queue.
-    const trace = traceCarrier(runId);
-    const created = existing
-      ? false
-      : await this.runs.insert({
-          id: runId,
-          intentId: intent.id,
-          idempotencyKey: request.idempotencyKey ?? null,
-          lineageRoot: runId,
-          queue: DEFAULT_QUEUE,
-          traceId: trace ? carrierTraceId(trace) : null,
-        });
     await this.dbos.enqueue(
       this.workflow.workflow,
       { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
-      { intentId: intent.id, lineageRoot: runId, ...(trace ? { trace } : {}) },
+      { intentId: row.intent_id, lineageRoot: row.lineage_root, ...(trace ? { trace } : {}) },
     );
-    return { run: toHeader(await this.mustFind(runId)), created };
+    return { run: toHeader(row), created };
   }
 
   async list(query: ListRunsQuery): Promise<RunPage> {

@@ -12,6 +12,16 @@ export interface Databases extends ResolvedDatabases {
   readonly embedded: EmbeddedPostgres | undefined;
 }
 
+/** Same server, port, database and user: what Postgres considers one database for a transaction. */
+export function sameDatabase(a: string, b: string): boolean {
+  if (a === b) return true;
+  const identity = (url: string): string => {
+    const parsed = new URL(url);
+    return [parsed.hostname.toLowerCase(), parsed.port || '5432', decodeURIComponent(parsed.pathname.slice(1)), decodeURIComponent(parsed.username)].join('\n');
+  };
+  return identity(a) === identity(b);
+}
+
 /** DATABASE_URL when set; otherwise the embedded Postgres under .data/pg. System DB defaults to the app DB. */
 export async function resolveDatabases(config: Pick<AppConfig, 'databaseUrl' | 'systemDatabaseUrl' | 'embeddedPgPort'>): Promise<Databases> {
   if (config.databaseUrl) {

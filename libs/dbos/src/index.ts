@@ -3,3 +3,4 @@ export * from './dbos.service.js';
 export * from './queues.js';
 export * from './steps.js';
 export * from './system-database.js';
+export * from './app-step.js';

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '#common';
+import { sameDatabase } from '#db';
 
 /**
  * The SQL oracle (`ops:verify`): db/invariants/*.sql, one invariant per file, each a SELECT of the
@@ -129,18 +130,13 @@ export function formatInvariantReport(results: readonly InvariantResult[]): stri
 }
 
 /** Host, port, database and user: two URLs that agree on these name one database. */
-function databaseIdentity(url: string): string {
-  const parsed = new URL(url);
-  return [parsed.hostname.toLowerCase(), parsed.port || '5432', decodeURIComponent(parsed.pathname.slice(1)), decodeURIComponent(parsed.username)].join('\n');
-}
-
 /**
  * The one URL the oracle runs on. Its invariants join app.* with dbos.*, which Postgres can only do
  * inside one database, so split app and system databases are refused (OracleSetupError, exit 2).
  */
 export function oracleDatabaseUrl(databases: { readonly appDatabaseUrl: string; readonly systemDatabaseUrl: string }): string {
   const { appDatabaseUrl, systemDatabaseUrl } = databases;
-  if (appDatabaseUrl !== systemDatabaseUrl && databaseIdentity(appDatabaseUrl) !== databaseIdentity(systemDatabaseUrl)) {
+  if (!sameDatabase(appDatabaseUrl, systemDatabaseUrl)) {
     throw new OracleSetupError(
       'ops:verify needs the app and DBOS system schemas in one database (its invariants join app.* with dbos.*), but DBOS_SYSTEM_DATABASE_URL names a different database than DATABASE_URL',
     );
