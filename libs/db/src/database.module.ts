@@ -46,7 +46,7 @@ export class DatabaseModule {
           useFactory: () =>
             new Kysely<DB>({
               dialect: new PostgresDialect({
-                pool: createPool(options.url, options.poolSize ?? 10, 'durable-ops'),
+                pool: createPool(options.url, { max: options.poolSize ?? 10, min: 2, name: 'durable-ops' }),
               }),
             }) as Database,
         },

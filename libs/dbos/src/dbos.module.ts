@@ -26,7 +26,7 @@ export class DbosModule {
           provide: SystemDatabase,
           useFactory: () =>
             new Kysely<SystemDB>({
-              dialect: new PostgresDialect({ pool: createPool(options.systemDatabaseUrl, 5, 'durable-ops-ops') }),
+              dialect: new PostgresDialect({ pool: createPool(options.systemDatabaseUrl, { max: 5, name: 'durable-ops-ops' }) }),
             }) as SystemDatabase,
         },
         SystemDatabaseLifecycle,

@@ -1,6 +1,7 @@
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { applySystemSql } from '#db';
+import pg from 'pg';
+import { applySystemSql, createPool } from '#db';
 import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
@@ -8,6 +9,9 @@ import { QUEUES, isQueueName, type QueueName } from './queues.js';
 export * from './dbos-telemetry.js';
 
 export const DBOS_OPTIONS = Symbol('DBOS_OPTIONS');
+
+/** SQLSTATE 3D000: the database named in the URL does not exist. */
+const INVALID_CATALOG_NAME = '3D000';
 
 /** The DBOS application name is constant: a version name belongs to one app name per system database. */
 export const DBOS_APP_NAME = 'durable-ops';
@@ -36,6 +40,9 @@ export interface EnqueueParams {
   readonly queuePartitionKey?: string | undefined;
 }
 
+/** DBOS's system pool: the intents queue's worker concurrency (16) and as much again for the rest. */
+export const SYSTEM_POOL_SIZE = 2 * QUEUES.intents.workerConcurrency;
+
 /**
  * The one DBOS runtime of the process. Planes register their workflows in their constructors or
  * onModuleInit (Nest runs every onModuleInit before any onApplicationBootstrap), so registration
@@ -46,6 +53,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger('DBOS');
   private launchedAt: Date | undefined;
   private readonly afterLaunchHooks: (() => Promise<void>)[] = [];
+  private pool: pg.Pool | undefined;
 
   constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {}
 
@@ -62,9 +70,11 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.pool = await this.systemPool();
     DBOS.setConfig({
       name: DBOS_APP_NAME,
       systemDatabaseUrl: this.options.systemDatabaseUrl,
+      systemDatabasePool: this.pool,
       applicationVersion: this.options.appVersion,
       executorID: this.options.executorId,
       logLevel: this.options.logLevel,
@@ -90,9 +100,39 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (!this.launched) return;
-    this.launchedAt = undefined;
-    await DBOS.shutdown();
+    if (this.launched) {
+      this.launchedAt = undefined;
+      await DBOS.shutdown();
+    }
+    // After DBOS: it does not close a pool it was given.
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end();
+  }
+
+  /**
+   * DBOS's system pool, ours so that it is sized and kept warm like the app's (DBOS's own closes
+   * idle connections after 10 s, so every burst after a pause paid a backend start per connection):
+   * - SYSTEM_POOL_SIZE connections: a transactional step (runAppStep) holds one for its whole
+   *   transaction, so there is room for every run the intents queue may execute here at once,
+   *   plus enqueues, queue polling and the tick;
+   * - the idle-in-transaction cap DBOS sets on a pool of its own (60 s);
+   * - a system database that does not exist yet is created first, as DBOS does for its own pool.
+   */
+  private async systemPool(): Promise<pg.Pool> {
+    const url = this.options.systemDatabaseUrl;
+    const pool = createPool(url, { max: SYSTEM_POOL_SIZE, min: 4, name: 'durable-ops-dbos', options: '-c idle_in_transaction_session_timeout=60000' });
+    try {
+      (await pool.connect()).release();
+    } catch (error) {
+      if ((error as { code?: string }).code !== INVALID_CATALOG_NAME) {
+        await pool.end();
+        throw error;
+      }
+      this.logger.log('the DBOS system database does not exist: creating it');
+      await DBOS.migrate(url);
+    }
+    return pool;
   }
 
   /** Starts `workflow` on a registered queue under a caller-chosen (idempotent) workflow ID. */

@@ -331,6 +331,7 @@ interface EndToEnd {
   errors: number;
   connections: number;
   postSeconds: number;
+  slowestStarts: (readonly [number, number])[];
   seconds: number;
   runsPerSec: number;
   postsPerSec: number;
@@ -375,8 +376,10 @@ async function endToEnd(
       });
     },
   });
+  const answeredAt: number[] = [];
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     latencies.push(responseTime);
+    answeredAt.push(Date.now() - t0);
     if (statusCode < 200 || statusCode > 299) non2xx++;
   });
   const result = await instance;
@@ -395,6 +398,11 @@ async function endToEnd(
     errors: result.errors + result.timeouts,
     connections,
     postSeconds: round(postSeconds, 2),
+    // Where the tail sits: the ten slowest POSTs as [ms after the first POST when answered, latency ms].
+    slowestStarts: latencies
+      .map((latency, i) => [answeredAt[i]!, round(latency, 1)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10),
     seconds: round(seconds, 2),
     runsPerSec: round(done.succeeded / seconds, 2),
     postsPerSec: round(ids.length / postSeconds, 1),
