@@ -29,3 +29,23 @@ export async function stepMarks(t: TestApp, runId: string): Promise<string[]> {
     .execute();
   return rows.map((r) => `${r.step_id}:${r.phase}`);
 }
+
+/** Creates an intent with these tasks and starts a run of it; answers the run ID (202 or throws). */
+export async function startRun(t: TestApp, tasks: unknown[], constraints: Record<string, unknown> = {}, goal = 'test'): Promise<string> {
+  const intent = await t.request('POST', '/api/intents', { goal, inputs: { tasks }, constraints });
+  const run = await t.request('POST', '/api/runs', { intentId: intent.body.intentId });
+  if (run.status !== 202) throw new Error(`POST /api/runs answered ${run.status}: ${run.text}`);
+  return run.body.runId as string;
+}
+
+/** Waits until GET /api/ops/wf/:id (read with `headers`) reports one of `want`; answers that body. */
+export function opsStatus(t: TestApp, id: string, want: readonly string[], headers: Record<string, string>, timeoutMs = 30_000): Promise<any> {
+  return waitFor(
+    `${id} to reach ${want.join('|')}`,
+    async () => {
+      const res = await t.request('GET', `/api/ops/wf/${id}`, undefined, headers);
+      return want.includes(res.body?.status) ? res.body : undefined;
+    },
+    timeoutMs,
+  );
+}

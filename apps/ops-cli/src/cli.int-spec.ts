@@ -6,6 +6,7 @@ import { projectRoot } from '#common';
 import { freePort } from '#db';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { opsStatus, startRun as startRunOf } from '../../../test/support/runs.js';
 
 /**
  * The built ops CLI (dist/apps/ops-cli/src/main.js) as an on-call engineer runs it: a separate process
@@ -51,23 +52,8 @@ describe('ops CLI (built, against the real service database)', () => {
     });
   }
 
-  async function startRun(tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> {
-    const intent = await t.request('POST', '/api/intents', { goal: 'ops cli test', inputs: { tasks }, constraints });
-    const run = await t.request('POST', '/api/runs', { intentId: intent.body.intentId });
-    expect(run.status).toBe(202);
-    return run.body.runId as string;
-  }
-
-  async function dbosStatus(id: string, want: string[], timeoutMs = 30_000): Promise<any> {
-    return waitFor(
-      `${id} to reach ${want.join('|')}`,
-      async () => {
-        const res = await t.request('GET', `/api/ops/wf/${id}`, undefined, viewer);
-        return want.includes(res.body?.status) ? res.body : undefined;
-      },
-      timeoutMs,
-    );
-  }
+  const startRun = (tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> => startRunOf(t, tasks, constraints, 'ops cli test');
+  const dbosStatus = (id: string, want: string[], timeoutMs = 30_000): Promise<any> => opsStatus(t, id, want, viewer, timeoutMs);
 
   async function sleepingRun(): Promise<string> {
     const id = await startRun([{ connector: 'echo', args: { value: 'later' } }], { delayMs: 60_000 });

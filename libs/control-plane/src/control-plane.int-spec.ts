@@ -4,6 +4,7 @@ import { projectRoot } from '#common';
 import { OpsAuditRepository } from './ops-audit.repository.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { opsStatus, startRun as startRunOf } from '../../../test/support/runs.js';
 
 const OPERATOR = 'operator-token-0123456789';
 const VIEWER = 'viewer-token-0123456789ab';
@@ -21,23 +22,8 @@ describe('control plane: the exact six routes', () => {
     await t?.close();
   });
 
-  async function startRun(tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> {
-    const intent = await t.request('POST', '/api/intents', { goal: 'ops test', inputs: { tasks }, constraints });
-    const run = await t.request('POST', '/api/runs', { intentId: intent.body.intentId });
-    expect(run.status).toBe(202);
-    return run.body.runId as string;
-  }
-
-  async function dbosStatus(id: string, want: string[], timeoutMs = 30_000): Promise<any> {
-    return waitFor(
-      `${id} to reach ${want.join('|')}`,
-      async () => {
-        const res = await t.request('GET', `/api/ops/wf/${id}`, undefined, viewer);
-        return want.includes(res.body?.status) ? res.body : undefined;
-      },
-      timeoutMs,
-    );
-  }
+  const startRun = (tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> => startRunOf(t, tasks, constraints, 'ops test');
+  const dbosStatus = (id: string, want: string[], timeoutMs = 30_000): Promise<any> => opsStatus(t, id, want, viewer, timeoutMs);
 
   async function opsRows(): Promise<any[]> {
     return t.db.selectFrom('app.artifacts').selectAll().where('step_id', '=', 'OPS').orderBy('id').execute();

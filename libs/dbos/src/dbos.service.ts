@@ -40,8 +40,8 @@ export interface EnqueueParams {
   readonly queuePartitionKey?: string | undefined;
 }
 
-/** DBOS's system pool: the intents queue's worker concurrency (16) and as much again for the rest. */
-export const SYSTEM_POOL_SIZE = 2 * QUEUES.intents.workerConcurrency;
+/** DBOS's system pool: one connection per run the intents queue may execute here at once (16), and 8 for the rest. */
+export const SYSTEM_POOL_SIZE = QUEUES.intents.workerConcurrency + 8;
 
 /**
  * The one DBOS runtime of the process. Planes register their workflows in their constructors or
