@@ -1,7 +1,7 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
-import { type AppStepOptions, continueWorkflowTrace, runAppStep, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import { type AppStepOptions, continueWorkflowTrace, runAppStep, StepGate, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
@@ -16,6 +16,9 @@ export const INTENT_WORKFLOW_NAME = 'IntentWorkflow';
 /** The pipeline: always the first four DBOS calls of a run (plus a DBOS.sleep before ExecuteST when delayed). */
 export const PIPELINE_STEPS = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;
 export type PipelineStep = (typeof PIPELINE_STEPS)[number];
+
+/** App steps (CompileST, ApplyPatchST, DecideST) of one process executing at once (see StepGate). */
+export const APP_STEP_GATE = 4;
 
 /** ExecuteST backoff: 0.5 s, 1 s, 2 s, … between attempts on transient errors. */
 export const EXECUTE_RETRY = { intervalSeconds: 0.5, backoffRate: 2 } as const;
@@ -81,7 +84,7 @@ export class IntentWorkflow {
     db: Database,
     @Inject(SHARED_DATABASE) sharedDatabase: boolean,
   ) {
-    this.steps = { db, sharedDatabase };
+    this.steps = { db, sharedDatabase, gate: new StepGate(APP_STEP_GATE) };
     this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => this.pipeline(input), { name: INTENT_WORKFLOW_NAME });
   }
 
