@@ -41,7 +41,7 @@ describe('StepGate', () => {
     expect(peak).toBe(2);
 
     // Idle again: the next body starts at once.
-    const again = gate.run(async () => 'now');
+    const again = gate.run(() => Promise.resolve('now'));
     await expect(again).resolves.toBe('now');
   });
 });
