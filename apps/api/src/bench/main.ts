@@ -764,7 +764,7 @@ async function main(): Promise<void> {
       commitsPerRun: cost?.commitsPerRun ?? Number.NaN,
       rssMb: round(rssMb, 0),
     };
-    const targets = targetsFor(summary, options.quick);
+    const targets = targetsFor(summary, options.quick, cost?.writeTransactionsReliable ? cost.writeTransactionsPerRun : undefined);
     const results = {
       summary,
       targets: targets.map((t) => ({ ...t, met: Number.isFinite(t.value) ? meets(t) : null })),

@@ -24,7 +24,12 @@ export interface Target {
   readonly unit: string;
 }
 
-export function targetsFor(summary: Summary, quick: boolean): Target[] {
+/**
+ * The targets of the performance issue. "≤ 10 commits per run" is checked twice: on write
+ * transactions (the commits that flush WAL: what durability costs), and on every transaction
+ * including DBOS's read-only status and checkpoint lookups, which bare DBOS alone spends 11 of.
+ */
+export function targetsFor(summary: Summary, quick: boolean, writeTransactionsPerRun?: number): Target[] {
   return [
     { label: 'ratio (e2e runs/s ÷ bare DBOS wf/s)', value: summary.ratio, target: 0.8, kind: 'min', unit: '' },
     {
@@ -35,7 +40,8 @@ export function targetsFor(summary: Summary, quick: boolean): Target[] {
       unit: 'ms',
     },
     { label: 'POST /api/runs p99', value: summary.startP99Ms, target: 100, kind: 'max', unit: 'ms' },
-    { label: 'commits per run (net)', value: summary.commitsPerRun, target: 10, kind: 'max', unit: '' },
+    { label: 'write transactions per run', value: writeTransactionsPerRun ?? Number.NaN, target: 10, kind: 'max', unit: '' },
+    { label: 'commits per run, read-only included (net)', value: summary.commitsPerRun, target: 10, kind: 'max', unit: '' },
     { label: 'idle RSS', value: summary.rssMb, target: 200, kind: 'max', unit: 'MB' },
   ];
 }
