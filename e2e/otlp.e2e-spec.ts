@@ -7,6 +7,17 @@ import { projectRoot } from '#common';
 import type { ReceivedSpan } from '../libs/proof/src/telemetry/otlp-decode.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../libs/proof/src/telemetry/otlp-receiver.js';
 import { checkRunTrace, MANDATORY_SPAN_ATTRIBUTES, PIPELINE_STEP_NAMES } from '../libs/proof/src/telemetry/trace-check.js';
+
+/**
+ * Who traces each step: the three app steps run as transactional steps (runAppStep), which DBOS does
+ * not trace, so they carry the service's own span; ExecuteST is a DBOS.runStep and DBOS's span.
+ */
+const STEP_SCOPE: Record<(typeof PIPELINE_STEP_NAMES)[number], string> = {
+  CompileST: 'durable-ops',
+  ApplyPatchST: 'durable-ops',
+  DecideST: 'durable-ops',
+  ExecuteST: 'dbos-tracer',
+};
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
 import { freePort, startService, type ServiceProcess } from './support/service-process.js';
@@ -102,7 +113,7 @@ describe('OTLP traces and logs (built service, loopback receiver)', () => {
     expect(workflow.attributes).toMatchObject({ workflowID: runId, 'step.name': 'IntentWorkflow', appVersion: APP_VERSION, operationUUID: runId });
     for (const name of PIPELINE_STEP_NAMES) {
       const step = report.steps[name]!;
-      expect(step).toMatchObject({ name, scope: 'dbos-tracer', parentSpanId: workflow.spanId, traceId: view.traceId });
+      expect(step).toMatchObject({ name, scope: STEP_SCOPE[name], parentSpanId: workflow.spanId, traceId: view.traceId });
       expect(step.attributes).toMatchObject({ workflowID: runId, 'step.name': name, appVersion: APP_VERSION });
     }
     expect(
@@ -208,8 +219,10 @@ describe('mise run otlp:smoke (node dist/apps/api/src/otlp-smoke.js)', () => {
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/loopback OTLP receiver on http:\/\/127\.0\.0\.1:\d+/);
     expect(result.stdout).toMatch(/a throwaway database durable_ops_smoke_[0-9a-f]+/);
-    for (const name of ['IntentWorkflow', ...PIPELINE_STEP_NAMES])
-      expect(result.stdout).toMatch(new RegExp(`${name} \\[dbos-tracer\\].*workflowID=run_\\w+ step\\.name=${name} appVersion=`));
+    for (const name of ['IntentWorkflow', ...PIPELINE_STEP_NAMES] as const) {
+      const scope = name === 'IntentWorkflow' ? 'dbos-tracer' : STEP_SCOPE[name];
+      expect(result.stdout).toMatch(new RegExp(`${name} \\[${scope}\\].*workflowID=run_\\w+ step\\.name=${name} appVersion=`));
+    }
     expect(result.stdout).toMatch(/POST \/api\/runs \[durable-ops-http\]/);
     expect(result.stdout).toMatch(/OK: one trace [0-9a-f]{32}/);
   });
