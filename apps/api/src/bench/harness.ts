@@ -10,10 +10,8 @@ import { freePort } from '#db';
  * None of this is application code; it lives under apps/ only so that `npm run build` compiles it.
  */
 
-/** The harness's wall-clock waits (polling intervals, measurement windows). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
+/** The harness's wall-clock waits (polling intervals, measurement windows): the chaos harness's clock. */
+export { sleep, until } from '../chaos/clock.js';
 
 /** Children get the parent's start (BENCH_T0), so every progress line counts from the same instant. */
 const started = Number(process.env.BENCH_T0) || Date.now();
@@ -48,24 +46,6 @@ export async function bounded<T>(phase: string, ms: number, work: () => Promise<
     return await Promise.race([work(), timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Polls `check` every `everyMs` until it returns a value (not undefined); PhaseTimeout after `timeoutMs`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new PhaseTimeout(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    }
-    await sleep(everyMs);
   }
 }
 

@@ -2,7 +2,7 @@
 /**
  * The chaos harness's only process timers. The harness drives a service from outside (boots it,
  * kills it, waits for it), so it legitimately waits in wall-clock time; the service itself never
- * does (DBOS.sleep and schedules only). Everything else in apps/api/src/chaos waits through here.
+ * does (DBOS.sleep and schedules only). The chaos and benchmark harnesses wait through here.
  */
 
 /** Resolves after `ms` milliseconds. */
