@@ -268,7 +268,8 @@ export class RunsRepository {
     const settled = new Set([...result.saved, ...result.matched].map(Number));
     const raced = artifacts.filter((a) => !settled.has(a.idx));
     if (raced.length === 0) return;
-    const rows = await this.db
+    // On the step's own connection when it has one: a fresh snapshot of the same transaction.
+    const written = this.db
       .selectFrom('app.artifacts')
       .select(['idx', 'sha256'])
       .where('run_id', '=', record.runId)
@@ -278,8 +279,8 @@ export class RunsRepository {
         'idx',
         'in',
         raced.map((a) => a.idx),
-      )
-      .execute();
+      );
+    const rows = onStep ? await onStep.execute(written.compile()) : await written.execute();
     const differing = raced.filter((a) => rows.find((r) => r.idx === a.idx)?.sha256 !== a.sha256).map((a) => a.idx);
     if (differing.length > 0) throw this.mismatch(record, differing);
   }
