@@ -25,13 +25,14 @@ export class CliModule {
     return {
       module: CliModule,
       imports: [
-        DatabaseModule.forRoot({ url: options.appDatabaseUrl, poolSize: 4 }),
+        DatabaseModule.forRoot({ url: options.appDatabaseUrl, poolSize: 4, preparedStatements: options.config.preparedStatements }),
         DbosModule.forRoot({
           systemDatabaseUrl: options.systemDatabaseUrl,
           appVersion: options.config.appVersion,
           executorId: options.executorId,
           logLevel: options.dbosLogLevel,
           listenQueues: [],
+          preparedStatements: options.config.preparedStatements,
         }),
         ControlPlaneModule.forRoot({ tokens: options.config.opsApiTokens, serveHttp: false }),
       ],

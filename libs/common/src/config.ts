@@ -20,6 +20,8 @@ export interface AppConfig {
   readonly databaseUrl: string | undefined;
   readonly systemDatabaseUrl: string | undefined;
   readonly embeddedPgPort: number | undefined;
+  /** Parameterised statements run as named prepared statements (off: behind a transaction-mode PgBouncer). */
+  readonly preparedStatements: boolean;
   readonly appVersion: string;
   readonly appRole: AppRole;
   readonly executorId: string;
@@ -197,6 +199,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl,
     systemDatabaseUrl,
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT'),
+    preparedStatements: oneOf(env, 'DATABASE_PREPARED_STATEMENTS', ['on', 'off'], 'on') === 'on',
     appVersion,
     appRole: oneOf(env, 'APP_ROLE', ROLES, 'all'),
     executorId,

@@ -26,7 +26,9 @@ export class DbosModule {
           provide: SystemDatabase,
           useFactory: () =>
             new Kysely<SystemDB>({
-              dialect: new PostgresDialect({ pool: createPool(options.systemDatabaseUrl, { max: 5, name: 'durable-ops-ops' }) }),
+              dialect: new PostgresDialect({
+                pool: createPool(options.systemDatabaseUrl, { max: 5, name: 'durable-ops-ops', prepare: options.preparedStatements ?? false }),
+              }),
             }) as SystemDatabase,
         },
         SystemDatabaseLifecycle,

@@ -1,7 +1,7 @@
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
-import { applySystemSql, createPool } from '#db';
+import { applySystemSql, createPool, warmPool } from '#db';
 import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
@@ -23,6 +23,10 @@ export interface DbosOptions {
   readonly logLevel: string;
   /** Queues this process dequeues from; [] for an API-only process. Default: all. */
   readonly listenQueues?: readonly QueueName[];
+  /** System-pool connections opened at boot and kept open (default 0: opened on demand). */
+  readonly warmConnections?: number;
+  /** Named prepared statements on the system pools (default off; see DATABASE_PREPARED_STATEMENTS). */
+  readonly preparedStatements?: boolean;
 }
 
 export class UnknownQueueError extends Error {
@@ -116,12 +120,21 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
    * - SYSTEM_POOL_SIZE connections: a transactional step (runAppStep) holds one for its whole
    *   transaction, so there is room for every run the intents queue may execute here at once,
    *   plus enqueues, queue polling and the tick;
+   * - `warmConnections` of them opened at boot and never closed for idling, so a burst of runs does
+   *   not wait for backend starts (see warmPool);
    * - the idle-in-transaction cap DBOS sets on a pool of its own (60 s);
    * - a system database that does not exist yet is created first, as DBOS does for its own pool.
    */
   private async systemPool(): Promise<pg.Pool> {
     const url = this.options.systemDatabaseUrl;
-    const pool = createPool(url, { max: SYSTEM_POOL_SIZE, min: 4, name: 'durable-ops-dbos', options: '-c idle_in_transaction_session_timeout=60000' });
+    const warm = Math.min(this.options.warmConnections ?? 0, SYSTEM_POOL_SIZE);
+    const pool = createPool(url, {
+      max: SYSTEM_POOL_SIZE,
+      min: warm,
+      name: 'durable-ops-dbos',
+      options: '-c idle_in_transaction_session_timeout=60000',
+      prepare: this.options.preparedStatements ?? false,
+    });
     try {
       (await pool.connect()).release();
     } catch (error) {
@@ -132,6 +145,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       this.logger.log('the DBOS system database does not exist: creating it');
       await DBOS.migrate(url);
     }
+    if (warm > 0) await warmPool(pool, warm);
     return pool;
   }
 

@@ -1,7 +1,7 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import pg from 'pg';
 import { DEFAULT_QUEUE, QUEUES } from '#dbos';
-import { completion, progress, sleep, STATS_SETTLE_MS, until, withDatabase } from './harness.js';
+import { completion, postgresCpuMs, progress, sleep, STATS_SETTLE_MS, until, withDatabase } from './harness.js';
 
 /**
  * The baseline: bare DBOS, no HTTP, no Nest, no app tables. A workflow with the pipeline's four
@@ -24,6 +24,8 @@ interface BaselineParams {
   readonly pollMs?: number;
   /** Also measure commits per workflow (adds two quiet periods of ~11 s). */
   readonly measureCommits?: boolean;
+  /** The local Postgres server's process, to measure its CPU per workflow (none: not measured). */
+  readonly postmaster?: number;
 }
 
 export interface BaselineResult {
@@ -34,6 +36,8 @@ export interface BaselineResult {
   readonly enqueueSeconds: number;
   /** CPU of this process (enqueueing, dispatching, running, its own polls) per workflow. */
   readonly cpuMsPerWorkflow: number;
+  /** CPU of the whole Postgres server per workflow over the same window (null: server not local). */
+  readonly postgresCpuMsPerWorkflow: number | null;
   readonly commitsPerWorkflow: number | null;
   readonly commitsPerWorkflowRaw: number | null;
   readonly idleCommitsPerSec: number | null;
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
     }
 
     const cpu0 = process.cpuUsage();
+    const pgCpu0 = params.postmaster ? postgresCpuMs(params.postmaster) : undefined;
     const t0 = Date.now();
     progress(`baseline: enqueueing ${params.count} workflows (${params.concurrency} concurrent callers)`);
     const ids = await runBatch('base', params.count, params.concurrency);
@@ -128,6 +133,7 @@ async function main(): Promise<void> {
     );
     const seconds = ((done.lastCompletedMs ?? Date.now()) - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const pgCpuMs = params.postmaster && pgCpu0 !== undefined ? postgresCpuMs(params.postmaster) - pgCpu0 : undefined;
     let commitsPerWorkflowRaw: number | null = null;
     let commitsPerWorkflow: number | null = null;
     if (before && idleCommitsPerSec !== null) {
@@ -145,6 +151,7 @@ async function main(): Promise<void> {
       wfPerSec: done.succeeded / seconds,
       enqueueSeconds,
       cpuMsPerWorkflow: (cpu.user + cpu.system) / 1000 / Math.max(1, done.succeeded),
+      postgresCpuMsPerWorkflow: pgCpuMs === undefined ? null : pgCpuMs / Math.max(1, done.succeeded),
       commitsPerWorkflowRaw,
       commitsPerWorkflow,
       idleCommitsPerSec,

@@ -105,6 +105,41 @@ export function cpuMsOf(pid: number): number {
 }
 
 /**
+ * The Postgres server's process ID (the parent of this connection's backend), when the server runs
+ * on this machine and its processes are readable; undefined otherwise (a remote server).
+ */
+export async function postmasterPid(client: pg.Client): Promise<number | undefined> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  try {
+    const status = readFileSync(`/proc/${rows[0]!.pid}/status`, 'utf8');
+    const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+    return Number.isInteger(ppid) && ppid > 1 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time (ms) the whole Postgres server has used so far: the postmaster, its live children (the
+ * backends, the WAL writer, the checkpointer…) and the children that already exited (cutime/cstime).
+ * Server-wide: a reading includes every database's work, so take deltas over quiet neighbours.
+ */
+export function postgresCpuMs(postmaster: number): number {
+  const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let ms = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
+  const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const child of children) {
+    try {
+      ms += cpuMsOf(Number(child));
+    } catch {
+      // exited since the listing: its time is in the postmaster's cutime/cstime from now on
+    }
+  }
+  return ms;
+}
+
+/**
  * How long to leave a database quiet before a pg_stat_database reading that must include all the
  * work before it: a backend that flushed its counters less than 1 s before going idle publishes the
  * rest only PGSTAT_IDLE_INTERVAL (10 s) later.

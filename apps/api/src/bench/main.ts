@@ -16,6 +16,8 @@ import {
   freePort,
   machineBusy,
   percentile,
+  postgresCpuMs,
+  postmasterPid,
   progress,
   round,
   rssOf,
@@ -155,6 +157,8 @@ async function startService(root: string, env: Record<string, string>, logFile: 
       LOG_LEVEL: 'warn',
       DBOS_EXECUTOR_ID: 'bench-service',
       OPS_API_TOKENS: `bench:operator:${token}`,
+      // An A/B switch: DATABASE_PREPARED_STATEMENTS=off mise run bench …
+      ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -347,11 +351,14 @@ interface EndToEnd {
   startRawP99Ms: number;
   postRate: number | null;
   serviceCpuMsPerRun: number;
+  /** The whole Postgres server's CPU per run over the same window (null: the server is not local). */
+  postgresCpuMsPerRun: number | null;
 }
 
 async function endToEnd(
   service: Service,
   serviceCpuMs: () => number,
+  postgresCpu: (() => number) | undefined,
   systemPool: pg.Pool,
   intentId: string,
   runs: number,
@@ -369,6 +376,7 @@ async function endToEnd(
   // so the first timed POSTs measure the service and not the client's first use.
   await autocannon({ url: `${service.baseUrl}/healthz`, connections, amount: 10 * connections, timeout: 30 });
   const cpu0 = serviceCpuMs();
+  const pgCpu0 = postgresCpu?.();
   // The load generator's own stalls would show up as POST latency: measured, so they can be told apart.
   const clientLoop = monitorEventLoopDelay({ resolution: 5 });
   clientLoop.enable();
@@ -408,6 +416,7 @@ async function endToEnd(
   const done = await awaitRuns(systemPool, 'e2e', ids, timeoutMs);
   const seconds = ((done.lastCompletedMs ?? Date.now()) - t0) / 1000;
   const cpuMs = serviceCpuMs() - cpu0;
+  const pgCpuMs = postgresCpu && pgCpu0 !== undefined ? postgresCpu() - pgCpu0 : undefined;
   return {
     runs: ids.length,
     succeeded: done.succeeded,
@@ -435,6 +444,7 @@ async function endToEnd(
     startMaxMs: round(rate ? result.latency.max : Math.max(...latencies), 1),
     startRawP99Ms: round(percentile(latencies, 99), 1),
     serviceCpuMsPerRun: round(cpuMs / Math.max(1, done.succeeded), 1),
+    postgresCpuMsPerRun: pgCpuMs === undefined ? null : round(pgCpuMs / Math.max(1, done.succeeded), 1),
   };
 }
 
@@ -447,7 +457,7 @@ function postRate(baseline: BaselineResult | undefined): number {
   return Math.max(8, Math.round(4 * (baseline?.wfPerSec ?? 16)));
 }
 
-async function runBaseline(root: string, url: string, options: Options, timeoutMs: number): Promise<BaselineResult> {
+async function runBaseline(root: string, url: string, options: Options, timeoutMs: number, postmaster: number | undefined): Promise<BaselineResult> {
   const params = {
     url,
     count: options.runs,
@@ -456,6 +466,7 @@ async function runBaseline(root: string, url: string, options: Options, timeoutM
     timeoutMs,
     pollMs: options.pollMs,
     measureCommits: !options.quick,
+    postmaster,
   };
   const child = spawnChild(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'bench', 'baseline.js')], {
     cwd: root,
@@ -604,6 +615,7 @@ async function main(): Promise<void> {
   const created: string[] = [];
   const admin = new pg.Client({ connectionString: pgServer.adminUrl, application_name: 'durable-ops-bench' });
   await admin.connect();
+  const postmaster = await postmasterPid(admin);
   let service: Service | undefined;
   let worker: Service | undefined;
   let systemPool: pg.Pool | undefined;
@@ -698,7 +710,7 @@ async function main(): Promise<void> {
         .then(serviceRss)
         .catch(() => undefined);
       baseline = await bounded('baseline', Math.min(left(), options.quick ? 40_000 : 5 * 60_000), () =>
-        runBaseline(root, url(names.base), options, options.quick ? 35_000 : 5 * 60_000),
+        runBaseline(root, url(names.base), options, options.quick ? 35_000 : 5 * 60_000, postmaster),
       );
       idleCpuPercent = round(((serviceCpuMs() - cpuIdle0.ms) / (Date.now() - cpuIdle0.at)) * 100, 2);
       progress(
@@ -726,6 +738,7 @@ async function main(): Promise<void> {
         endToEnd(
           service!,
           serviceCpuMs,
+          postmaster ? () => postgresCpuMs(postmaster) : undefined,
           systemPool!,
           intentId,
           options.runs,
@@ -736,6 +749,9 @@ async function main(): Promise<void> {
       );
       busyE2e = round(machineBusy(busy0).share, 3);
       progress(`e2e: ${e2e.runsPerSec} runs/s (bare DBOS ${round(baseline.wfPerSec, 2)} wf/s); POST p50 ${e2e.startP50Ms} ms, p99 ${e2e.startP99Ms} ms`);
+      progress(
+        `cpu per run: service ${e2e.serviceCpuMsPerRun} ms + Postgres ${e2e.postgresCpuMsPerRun ?? '?'} ms; bare DBOS ${round(baseline.cpuMsPerWorkflow, 1)} ms + Postgres ${baseline.postgresCpuMsPerWorkflow === null ? '?' : round(baseline.postgresCpuMsPerWorkflow, 1)} ms`,
+      );
     }
 
     // 5. Control-plane reads at scale.
