@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { runToEnd, stepMarks as marks } from '../../../test/support/runs.js';
+import { ECHO_INTENT, runToEnd, stepMarks as marks } from '../../../test/support/runs.js';
+import { waitFor } from '../../../test/support/wait.js';
+import { RUN_ADMISSION } from './intent.workflow.js';
 import { ReplayMismatchError, RunsRepository } from './runs.repository.js';
 
 describe('step writes, app and system schemas in one database (the default)', () => {
@@ -35,6 +37,29 @@ describe('step writes, app and system schemas in one database (the default)', ()
       await sql`DROP TRIGGER refuse_apply_patch ON dbos.operation_outputs`.execute(t.db);
       await sql`DROP FUNCTION dbos.refuse_apply_patch()`.execute(t.db);
     }
+  });
+
+  it(`admits ${RUN_ADMISSION} runs at a time into CompileST → DecideST, and every run of a burst still succeeds`, async () => {
+    const intent = await t.request('POST', '/api/intents', ECHO_INTENT);
+    const started = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => t.request('POST', '/api/runs', { intentId: intent.body.intentId, idempotencyKey: `admission-${i}` })),
+    );
+    const ids = started.map((r) => r.body.runId as string);
+    await waitFor('the burst to finish', async () => {
+      const rows = await t.db.selectFrom('app.runs').select('status').where('id', 'in', ids).execute();
+      return rows.every((r) => r.status === 'succeeded') ? true : undefined;
+    });
+    // Each run's prefix as its marks bound it: CompileST's start (taken inside the admission) to the
+    // start of DecideST's transaction (its finished_at, now()); the admission holds both.
+    const spans = await sql<{ run_id: string; from_ms: number; to_ms: number }>`
+      SELECT run_id,
+             (extract(epoch FROM min(started_at) FILTER (WHERE step_id = 'CompileST')) * 1000)::float8 AS from_ms,
+             (extract(epoch FROM max(finished_at) FILTER (WHERE step_id = 'DecideST')) * 1000)::float8 AS to_ms
+        FROM app.run_steps WHERE run_id IN (${sql.join(ids)}) GROUP BY run_id`.execute(t.db);
+    expect(spans.rows).toHaveLength(ids.length);
+    const overlapping = Math.max(...spans.rows.map((a) => spans.rows.filter((b) => b.from_ms <= a.from_ms && a.from_ms < b.to_ms).length));
+    expect(overlapping).toBeGreaterThanOrEqual(1);
+    expect(overlapping).toBeLessThanOrEqual(RUN_ADMISSION);
   });
 
   it('write once per step: a replay with the same content changes nothing, with different content writes nothing and throws', async () => {

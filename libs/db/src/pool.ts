@@ -68,7 +68,7 @@ class PreparingClient extends pg.Client {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's overloads, passed through
   override query(config: any, values?: any, callback?: any): any {
     const named = this.asNamed(config, values);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
     return named ? super.query(named, typeof values === 'function' ? values : callback) : super.query(config, values, callback);
   }
 

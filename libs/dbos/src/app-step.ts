@@ -36,10 +36,8 @@ function onPool(db: QueryExecutor): StepSql {
 }
 
 /**
- * At most `size` app steps of this process execute at once; the rest wait their turn in order.
- * A queue poll can start 16 runs in the same instant; all of them running their steps at once would
- * make every turn of the event loop long, and every HTTP request in between would wait for several
- * such turns. Admitted a few at a time, the same work takes as long in total, in shorter turns.
+ * At most `size` bodies of this process run at once; the rest wait their turn, in order. No timers:
+ * a finishing body hands its place to the next waiter.
  */
 export class StepGate {
   private active = 0;
@@ -69,8 +67,6 @@ export interface AppStepOptions {
    * step's checkpoint: the app writes and the checkpoint commit together or not at all.
    */
   readonly sharedDatabase: boolean;
-  /** Admission of app steps in this process (see StepGate); none: unlimited. */
-  readonly gate?: StepGate;
 }
 
 /**
@@ -87,10 +83,6 @@ export interface AppStepOptions {
  * With tracing on, the step gets its own span (workflowID, step.name, appVersion) either way.
  */
 export function runAppStep<T>(name: string, options: AppStepOptions, body: (sql: StepSql) => Promise<T>): Promise<T> {
-  return options.gate ? options.gate.run(() => appStep(name, options, body)) : appStep(name, options, body);
-}
-
-function appStep<T>(name: string, options: AppStepOptions, body: (sql: StepSql) => Promise<T>): Promise<T> {
   if (!options.sharedDatabase) return DBOS.runStep(() => body(onPool(options.db)), { name });
   return withStepSpan(name, () =>
     runTransactionalInternalStep(async (client) => {
