@@ -31,6 +31,7 @@ import {
   xactCommit,
 } from './harness.js';
 import { type ExplainedQuery, explain, listSql, seedWorkflows, type Timing, timeGets } from './reads.js';
+import { openLoop } from './open-loop.js';
 import { meets, type Summary, svgChart, targetsFor, writeResults } from './report.js';
 
 /**
@@ -366,49 +367,18 @@ async function endToEnd(
   rate: number | undefined,
   timeoutMs: number,
 ): Promise<EndToEnd> {
-  const ids: string[] = [];
-  const latencies: number[] = [];
-  let non2xx = 0;
   progress(
-    `e2e: POST /api/runs ×${runs} over ${connections} connections (autocannon, ${rate ? `paced at ${rate}/s` : 'flat out'}), then polling to completion`,
+    `e2e: POST /api/runs ×${runs} over ${connections} connections (${rate ? `open loop, one every ${round(1000 / rate, 1)} ms (${rate}/s)` : 'autocannon, flat out'}), then polling to completion`,
   );
-  // The load generator warms up too (its histogram, connections and JIT): a GET that touches no run,
-  // so the first timed POSTs measure the service and not the client's first use.
-  await autocannon({ url: `${service.baseUrl}/healthz`, connections, amount: 10 * connections, timeout: 30 });
   const cpu0 = serviceCpuMs();
   const pgCpu0 = postgresCpu?.();
   // The load generator's own stalls would show up as POST latency: measured, so they can be told apart.
   const clientLoop = monitorEventLoopDelay({ resolution: 5 });
   clientLoop.enable();
   const t0 = Date.now();
-  const instance = autocannon({
-    url: `${service.baseUrl}/api/runs`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ intentId }),
-    connections,
-    amount: runs,
-    timeout: 30,
-    ...(rate ? { overallRate: rate } : {}),
-    setupClient: (client) => {
-      client.on('body', (body: Buffer) => {
-        try {
-          const parsed = JSON.parse(body.toString('utf8')) as { runId?: unknown };
-          if (typeof parsed.runId === 'string') ids.push(parsed.runId);
-        } catch {
-          // counted below as a non-2xx or an error
-        }
-      });
-    },
-  });
-  const answeredAt: number[] = [];
-  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-    latencies.push(responseTime);
-    answeredAt.push(Date.now() - t0);
-    if (statusCode < 200 || statusCode > 299) non2xx++;
-  });
-  const result = await instance;
+  const post = rate ? await pacedPosts(service, intentId, runs, connections, rate) : await flatOutPosts(service, intentId, runs, connections);
   clientLoop.disable();
+  const { ids, latencies, rawLatencies, answeredAt } = post;
   const postSeconds = (Date.now() - t0) / 1000;
   progress(
     `e2e: ${ids.length} runs started in ${postSeconds.toFixed(1)} s (${round(ids.length / postSeconds, 0)} POST/s); p99 ${round(percentile(latencies, 99), 1)} ms`,
@@ -421,8 +391,8 @@ async function endToEnd(
     runs: ids.length,
     succeeded: done.succeeded,
     failed: done.failed,
-    non2xx,
-    errors: result.errors + result.timeouts,
+    non2xx: post.non2xx,
+    errors: post.errors,
     connections,
     postSeconds: round(postSeconds, 2),
     loadGeneratorMaxStallMs: round(clientLoop.max / 1e6, 1),
@@ -435,17 +405,94 @@ async function endToEnd(
     runsPerSec: round(done.succeeded / seconds, 2),
     postsPerSec: round(ids.length / postSeconds, 1),
     postRate: rate ?? null,
-    // Paced: autocannon's percentiles, corrected for coordinated omission (a late answer delays its
-    // connection's next request; the correction counts the requests that should have been sent).
-    // Flat out: every response's own latency (a closed loop: latency ≈ connections ÷ throughput).
-    startP50Ms: round(rate ? result.latency.p50 : percentile(latencies, 50), 1),
-    startP90Ms: round(rate ? result.latency.p90 : percentile(latencies, 90), 1),
-    startP99Ms: round(rate ? result.latency.p99 : percentile(latencies, 99), 1),
-    startMaxMs: round(rate ? result.latency.max : Math.max(...latencies), 1),
-    startRawP99Ms: round(percentile(latencies, 99), 1),
+    // Paced: from when each POST was due (open loop: no coordinated omission). Flat out: each
+    // response's own latency (a closed loop: latency ≈ connections ÷ throughput).
+    startP50Ms: round(percentile(latencies, 50), 1),
+    startP90Ms: round(percentile(latencies, 90), 1),
+    startP99Ms: round(percentile(latencies, 99), 1),
+    startMaxMs: round(Math.max(...latencies), 1),
+    // From when each POST went out on its socket.
+    startRawP99Ms: round(percentile(rawLatencies, 99), 1),
     serviceCpuMsPerRun: round(cpuMs / Math.max(1, done.succeeded), 1),
     postgresCpuMsPerRun: pgCpuMs === undefined ? null : round(pgCpuMs / Math.max(1, done.succeeded), 1),
   };
+}
+
+interface Posts {
+  readonly ids: string[];
+  /** Latency per answer: from when it was due (paced) or sent (flat out). */
+  readonly latencies: number[];
+  /** Latency per answer from when it went out. */
+  readonly rawLatencies: number[];
+  /** When each answer came, ms after the first POST. */
+  readonly answeredAt: number[];
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+function runIdOf(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { runId?: unknown };
+    return typeof parsed.runId === 'string' ? parsed.runId : undefined;
+  } catch {
+    return undefined; // counted as a non-2xx or an error
+  }
+}
+
+/** POST /api/runs `runs` times, one due every 1/rate s (open loop, see openLoop). */
+async function pacedPosts(service: Service, intentId: string, runs: number, connections: number, rate: number): Promise<Posts> {
+  const result = await openLoop({
+    url: `${service.baseUrl}/api/runs`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ intentId }),
+    rate,
+    amount: runs,
+    connections,
+    timeoutMs: 30_000,
+  });
+  const ids = result.answers.map((a) => (a.status === 202 ? runIdOf(a.body) : undefined)).filter((id): id is string => id !== undefined);
+  return {
+    ids,
+    latencies: result.answers.map((a) => a.answeredMs - a.dueMs),
+    rawLatencies: result.answers.map((a) => a.answeredMs - a.sentMs),
+    answeredAt: result.answers.map((a) => Math.round(a.answeredMs)),
+    non2xx: result.answers.filter((a) => a.status < 200 || a.status > 299).length,
+    errors: result.errors,
+  };
+}
+
+/** POST /api/runs `runs` times as fast as `connections` keep-alive connections allow (autocannon, a closed loop). */
+async function flatOutPosts(service: Service, intentId: string, runs: number, connections: number): Promise<Posts> {
+  // The load generator warms up too (its connections and JIT): a GET that touches no run.
+  await autocannon({ url: `${service.baseUrl}/healthz`, connections, amount: 10 * connections, timeout: 30 });
+  const ids: string[] = [];
+  const latencies: number[] = [];
+  const answeredAt: number[] = [];
+  let non2xx = 0;
+  const t0 = Date.now();
+  const instance = autocannon({
+    url: `${service.baseUrl}/api/runs`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ intentId }),
+    connections,
+    amount: runs,
+    timeout: 30,
+    setupClient: (client) => {
+      client.on('body', (body: Buffer) => {
+        const id = runIdOf(body.toString('utf8'));
+        if (id) ids.push(id);
+      });
+    },
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    answeredAt.push(Date.now() - t0);
+    if (statusCode < 200 || statusCode > 299) non2xx++;
+  });
+  const result = await instance;
+  return { ids, latencies, rawLatencies: latencies, answeredAt, non2xx, errors: result.errors + result.timeouts };
 }
 
 /**
