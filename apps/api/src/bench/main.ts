@@ -439,13 +439,15 @@ function runIdOf(body: string): string | undefined {
   }
 }
 
+/** The request both load generators send: start a run of the benchmark's intent. */
+function startRunRequest(service: Service, intentId: string): { url: string; method: 'POST'; headers: Record<string, string>; body: string } {
+  return { url: `${service.baseUrl}/api/runs`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ intentId }) };
+}
+
 /** POST /api/runs `runs` times, one due every 1/rate s (open loop, see openLoop). */
 async function pacedPosts(service: Service, intentId: string, runs: number, connections: number, rate: number): Promise<Posts> {
   const result = await openLoop({
-    url: `${service.baseUrl}/api/runs`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ intentId }),
+    ...startRunRequest(service, intentId),
     rate,
     amount: runs,
     connections,
@@ -472,10 +474,7 @@ async function flatOutPosts(service: Service, intentId: string, runs: number, co
   let non2xx = 0;
   const t0 = Date.now();
   const instance = autocannon({
-    url: `${service.baseUrl}/api/runs`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ intentId }),
+    ...startRunRequest(service, intentId),
     connections,
     amount: runs,
     timeout: 30,
