@@ -7,6 +7,9 @@ import { projectRoot } from '#common';
 import type { ReceivedSpan } from '../libs/proof/src/telemetry/otlp-decode.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../libs/proof/src/telemetry/otlp-receiver.js';
 import { checkRunTrace, MANDATORY_SPAN_ATTRIBUTES, PIPELINE_STEP_NAMES } from '../libs/proof/src/telemetry/trace-check.js';
+import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
+import { waitFor } from '../test/support/wait.js';
+import { freePort, startService, type ServiceProcess } from './support/service-process.js';
 
 /**
  * Who traces each step: the three app steps run as transactional steps (runAppStep), which DBOS does
@@ -18,9 +21,6 @@ const STEP_SCOPE: Record<(typeof PIPELINE_STEP_NAMES)[number], string> = {
   DecideST: 'durable-ops',
   ExecuteST: 'dbos-tracer',
 };
-import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
-import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
 
 /**
  * SPEC §9 against the built service: OTLP export to a loopback receiver, one trace per run

@@ -4,12 +4,12 @@ import { ControlPlaneModule } from '#control-plane';
 import { DataPlaneModule } from '#data-plane';
 import { DatabaseModule, type ResolvedDatabases, sameDatabase } from '#db';
 import { DbosModule, SYSTEM_POOL_SIZE } from '#dbos';
+import { ProofModule } from '#proof';
 
 /** App pool: HTTP handlers, and ExecuteST's receipt statements (the other steps use DBOS's connection). */
 const APP_POOL_SIZE = 10;
 /** DBOS connections an api-only process keeps open: one per concurrent enqueue it typically serves. */
 const API_SYSTEM_CONNECTIONS = 8;
-import { ProofModule } from '#proof';
 
 @Module({})
 export class AppModule {

@@ -1,7 +1,7 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
-import { type AppStepOptions, continueWorkflowTrace, runAppStep, StepGate, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import { type AppStepOptions, continueWorkflowTrace, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
@@ -83,7 +83,7 @@ export class IntentWorkflow {
   private readonly planner: Planner = new ExplicitTaskPlanner();
   private readonly logger = new Logger(INTENT_WORKFLOW_NAME);
   private readonly steps: AppStepOptions;
-  private readonly admission = new StepGate(RUN_ADMISSION);
+  private readonly admission = new Admission(RUN_ADMISSION);
 
   constructor(
     private readonly intents: IntentsRepository,

@@ -4,3 +4,4 @@ export * from './queues.js';
 export * from './steps.js';
 export * from './system-database.js';
 export * from './app-step.js';
+export * from './admission.js';

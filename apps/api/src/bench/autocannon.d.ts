@@ -16,8 +16,6 @@ declare module 'autocannon' {
     amount?: number;
     duration?: number;
     timeout?: number;
-    /** Requests per second across all connections (a paced load); latencies are then corrected for coordinated omission. */
-    overallRate?: number;
     setupClient?: (client: AutocannonClient) => void;
   }
 

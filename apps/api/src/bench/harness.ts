@@ -99,9 +99,14 @@ export function rssOf(pid: number): { rssMb: number; peakMb: number } {
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
 export function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** /proc/<pid>/stat's fields after the command name (field 3 of proc(5) is index 0). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
@@ -125,8 +130,7 @@ export async function postmasterPid(client: pg.Client): Promise<number | undefin
  * Server-wide: a reading includes every database's work, so take deltas over quiet neighbours.
  */
 export function postgresCpuMs(postmaster: number): number {
-  const stat = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(postmaster);
   let ms = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
   const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   for (const child of children) {

@@ -121,7 +121,6 @@ export interface Timing {
   readonly maxMs: number;
 }
 
-/** Times `requests` sequential GETs of one URL (after a few unmeasured ones); fails on any non-200. */
 /** One keep-alive connection, reused for every timed GET: what is timed is the service, not a TCP handshake. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 

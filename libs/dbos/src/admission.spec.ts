@@ -1,8 +1,8 @@
-import { StepGate } from './app-step.js';
+import { Admission } from './admission.js';
 
-describe('StepGate', () => {
+describe('Admission', () => {
   it('admits at most `size` bodies at once, the rest in arrival order, and frees a slot when a body throws', async () => {
-    const gate = new StepGate(2);
+    const gate = new Admission(2);
     let active = 0;
     let peak = 0;
     const started: number[] = [];
