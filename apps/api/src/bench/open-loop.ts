@@ -50,8 +50,9 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < options.amount; i++) {
       const dueMs = (i * 1000) / options.rate;
-      const wait = dueMs - (performance.now() - t0);
-      if (wait > 0) await sleep(wait);
+      // Never early: a timer may fire up to a millisecond before its (whole-millisecond) delay.
+      let wait: number;
+      while ((wait = dueMs - (performance.now() - t0)) > 0) await sleep(wait);
       inFlight.push(
         request(agent, options, t0, dueMs).then(
           (answer) => void answers.push(answer),
