@@ -1,9 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '#common';
 import { ControlPlaneModule } from '#control-plane';
-import { DataPlaneModule } from '#data-plane';
+import { DataPlaneModule, INTENT_WORKFLOW_NAME } from '#data-plane';
 import { DatabaseModule, type ResolvedDatabases, sameDatabase } from '#db';
-import { DbosModule, SYSTEM_POOL_SIZE } from '#dbos';
+import { DEFAULT_QUEUE, DbosModule, SYSTEM_POOL_SIZE } from '#dbos';
 import { ProofModule } from '#proof';
 
 /** App pool: HTTP handlers, and ExecuteST's receipt statements (the other steps use DBOS's connection). */
@@ -34,6 +34,11 @@ export class AppModule {
           warmConnections: config.appRole === 'api' ? API_SYSTEM_CONNECTIONS : SYSTEM_POOL_SIZE,
           preparedStatements: config.preparedStatements,
           ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
+          role: config.appRole,
+          // Only processes that execute runs take over a gone executor's; an api process never does.
+          ...(config.appRole === 'api' ? {} : { takeoverSchedule: config.executorSweepSchedule }),
+          // A run started without a queue is recovered onto the queue only workers dequeue.
+          recoveryQueues: { [INTENT_WORKFLOW_NAME]: DEFAULT_QUEUE },
         }),
         DataPlaneModule.forRoot({
           httpConnectorAllowlist: config.httpConnectorAllowlist,

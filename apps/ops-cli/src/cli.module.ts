@@ -32,6 +32,7 @@ export class CliModule {
           executorId: options.executorId,
           logLevel: options.dbosLogLevel,
           listenQueues: [],
+          role: 'cli',
           preparedStatements: options.config.preparedStatements,
         }),
         ControlPlaneModule.forRoot({ tokens: options.config.opsApiTokens, serveHttp: false }),

@@ -31,6 +31,8 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   /** Six-field cron (with seconds) of the scheduled ops tick. */
   readonly opsTickSchedule: string;
+  /** Six-field cron of the sweep that takes over the runs of gone executors (roles all and worker). */
+  readonly executorSweepSchedule: string;
   readonly bodyLimit: string;
   readonly production: boolean;
   /** OTLP export; both endpoints undefined means no telemetry at all (no SDK, no spans, no cost). */
@@ -191,6 +193,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const opsTickSchedule = optional(env, 'OPS_TICK_SCHEDULE') ?? '*/30 * * * * *';
   if (!/^\S+( \S+){5}$/.test(opsTickSchedule))
     throw new ConfigError('OPS_TICK_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/30 * * * * *" (got "${opsTickSchedule}")`);
+  const executorSweepSchedule = optional(env, 'EXECUTOR_SWEEP_SCHEDULE') ?? '*/10 * * * * *';
+  if (!/^\S+( \S+){5}$/.test(executorSweepSchedule))
+    throw new ConfigError('EXECUTOR_SWEEP_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/10 * * * * *" (got "${executorSweepSchedule}")`);
   const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
   return {
@@ -207,6 +212,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     opsApiTokens,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     opsTickSchedule,
+    executorSweepSchedule,
     bodyLimit,
     production,
     telemetry: telemetry(env),

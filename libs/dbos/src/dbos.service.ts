@@ -4,6 +4,7 @@ import pg from 'pg';
 import { applySystemSql, createPool, warmPool } from '#db';
 import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
+import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
 import { QUEUES, isQueueName, type QueueName } from './queues.js';
 
 export * from './dbos-telemetry.js';
@@ -27,7 +28,23 @@ export interface DbosOptions {
   readonly warmConnections?: number;
   /** Named prepared statements on the system pools (default off; see DATABASE_PREPARED_STATEMENTS). */
   readonly preparedStatements?: boolean;
+  /** What this process is, as app.ops_executors records it (all, api, worker, cli). Default: all. */
+  readonly role?: string;
+  /**
+   * Take over the runs of gone executors: at boot and on this six-field cron (a DBOS schedule on the
+   * `ops` queue, so one live worker handles each firing). Unset: never (an api process, the CLI).
+   */
+  readonly takeoverSchedule?: string;
+  /** Where a recovered workflow that was started without a queue goes, by workflow name (default: DBOS's internal queue). */
+  readonly recoveryQueues?: Readonly<Record<string, QueueName>>;
+  /** How long the boot waits for this executor ID's liveness lock (default 30 s). */
+  readonly livenessWaitMs?: number;
+  /** Called when the liveness connection is lost while running. Default: log and exit the process (fail-stop). */
+  readonly onLivenessLost?: (reason: string) => void;
 }
+
+export const EXECUTOR_SWEEP_WORKFLOW = 'ExecutorSweepWorkflow';
+export const EXECUTOR_SWEEP_SCHEDULE_NAME = 'executor-sweep';
 
 export class UnknownQueueError extends Error {
   constructor(name: string) {
@@ -58,8 +75,19 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   private launchedAt: Date | undefined;
   private readonly afterLaunchHooks: (() => Promise<void>)[] = [];
   private pool: pg.Pool | undefined;
+  private lock: ExecutorLock | undefined;
+  /** The scheduled sweep; registered in every process (before launch), scheduled only where takeoverSchedule is set. */
+  readonly sweepWorkflow: () => Promise<void>;
 
-  constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {}
+  constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {
+    // TakeoverST's output (who was taken over, which workflows) stays in the step's checkpoint.
+    this.sweepWorkflow = DBOS.registerWorkflow(
+      async () => {
+        await DBOS.runStep(() => this.takeOver(), { name: 'TakeoverST' });
+      },
+      { name: EXECUTOR_SWEEP_WORKFLOW },
+    );
+  }
 
   get launched(): boolean {
     return this.launchedAt !== undefined;
@@ -73,8 +101,17 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     return this.options.executorId;
   }
 
+  private get identity(): ExecutorIdentity {
+    return { executorId: this.options.executorId, appVersion: this.options.appVersion, appName: DBOS_APP_NAME };
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     this.pool = await this.systemPool();
+    // Liveness first: nothing may execute under this executor ID unless this process holds its lock.
+    this.lock = new ExecutorLock(this.options.systemDatabaseUrl, this.options.executorId, this.options.onLivenessLost ?? ((reason) => this.failStop(reason)));
+    await this.lock.acquire(this.options.livenessWaitMs ?? 30_000);
+    const recovered = await recoverOwn(this.pool, this.identity, { recoveryQueues: this.options.recoveryQueues ?? {} });
+    if (recovered?.length) this.logger.log(`recovering ${recovered.length} workflow(s) this executor ID left unfinished`);
     DBOS.setConfig({
       name: DBOS_APP_NAME,
       systemDatabaseUrl: this.options.systemDatabaseUrl,
@@ -93,6 +130,13 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     await DBOS.launch();
     await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, options);
+    await registerExecutor(this.pool, this.identity, this.options.role ?? 'all');
+    if (this.options.takeoverSchedule !== undefined) {
+      await this.takeOver();
+      await DBOS.applySchedules([
+        { scheduleName: EXECUTOR_SWEEP_SCHEDULE_NAME, workflowFn: this.sweepWorkflow, schedule: this.options.takeoverSchedule, queueName: 'ops' },
+      ]);
+    }
     for (const hook of this.afterLaunchHooks) await hook();
     this.launchedAt = new Date();
     this.logger.log(`launched: appVersion=${this.options.appVersion} executorID=${this.options.executorId}`);
@@ -108,10 +152,36 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       this.launchedAt = undefined;
       await DBOS.shutdown();
     }
+    // After DBOS: nothing executes under this ID any more, so its runs may be taken over from here on.
+    if (this.lock?.held && this.pool) await markLastSeen(this.pool, this.options.executorId).catch(() => undefined);
+    await this.lock?.release();
+    this.lock = undefined;
     // After DBOS: it does not close a pool it was given.
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end();
+  }
+
+  /** The liveness backend's pid (diagnostics and tests). */
+  get livenessBackendPid(): number | undefined {
+    return this.lock?.held ? this.lock.backendPid : undefined;
+  }
+
+  /** Takes over the runs of every gone executor (see executor-liveness.ts); logs what it took. */
+  async takeOver(): Promise<Takeover[]> {
+    if (!this.pool) throw new Error('DBOS is not launched');
+    const takeovers = await takeOverGoneExecutors(this.pool, this.identity, { recoveryQueues: this.options.recoveryQueues ?? {} });
+    for (const t of takeovers) this.logger.warn(`executor ${t.executorId} is gone: took over ${t.workflowIds.length} workflow(s)`);
+    return takeovers;
+  }
+
+  /**
+   * The liveness lock is gone, so another process may take over this one's runs any moment: stop
+   * executing now rather than risk running a workflow twice. The supervisor restarts the process.
+   */
+  private failStop(reason: string): never {
+    this.logger.fatal(`${reason}: stopping this process (fail-stop), its runs are taken over elsewhere`);
+    process.exit(70);
   }
 
   /**

@@ -319,6 +319,44 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     expect(violated(await verifyInvariants(t.database.url))).toEqual({});
   });
 
+  it('(h) a PENDING run on an executor gone for longer than the takeover bound is reported; a fresh one or a live one is not', async () => {
+    const intentId = (await query<{ intent_id: string }>('SELECT intent_id FROM app.runs WHERE id = $1', [runs.succeeded])).rows[0]!.intent_id;
+    await query(
+      `INSERT INTO app.runs (id, intent_id, lineage_root, queue_name, status, next_action, created_at, updated_at)
+       VALUES ('run_oracle_stranded', $1, 'run_oracle_stranded', 'intents', 'running', 'WAIT', now(), now())`,
+      [intentId],
+    );
+    // No application version: the test app's own sweep leaves it alone, as it would another version's run.
+    await query(
+      `INSERT INTO dbos.workflow_status (workflow_uuid, status, name, executor_id, queue_name, created_at, updated_at)
+       VALUES ('run_oracle_stranded', 'PENDING', 'IntentWorkflow', 'oracle-gone', 'intents',
+               (EXTRACT(EPOCH FROM now() - interval '3 minutes') * 1000)::bigint, (EXTRACT(EPOCH FROM now() - interval '2 minutes') * 1000)::bigint)`,
+    );
+    const { ExecutorLock } = await import('#dbos');
+    const lock = new ExecutorLock(t.database.url, 'oracle-gone', () => undefined);
+    try {
+      const results = await verifyInvariants(t.database.url);
+      expect(violated(results)).toEqual({ '10_no_run_stranded_on_a_gone_executor': ['run_oracle_stranded'] });
+      expect(results.find((r) => r.name === '10_no_run_stranded_on_a_gone_executor')?.violations[0]?.detail).toContain('executor oracle-gone');
+      // Registered and seen alive 30 s ago: within the bound.
+      await query(
+        `INSERT INTO app.ops_executors (executor_id, role, host, pid, app_version, started_at, last_seen_at)
+         VALUES ('oracle-gone', 'worker', 'h', 1, 'v', now() - interval '1 hour', now() - interval '30 seconds')`,
+      );
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+      await query(`UPDATE app.ops_executors SET last_seen_at = now() - interval '61 seconds' WHERE executor_id = 'oracle-gone'`);
+      expect(Object.keys(violated(await verifyInvariants(t.database.url)))).toEqual(['10_no_run_stranded_on_a_gone_executor']);
+      // Alive (a process holds its lock), however long ago a sweep saw it: not stranded.
+      await lock.acquire(2000);
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+    } finally {
+      await lock.release();
+      await query("DELETE FROM app.ops_executors WHERE executor_id = 'oracle-gone'");
+      await query("DELETE FROM dbos.workflow_status WHERE workflow_uuid = 'run_oracle_stranded'");
+      await query("DELETE FROM app.runs WHERE id = 'run_oracle_stranded'");
+    }
+  });
+
   it('exits 1 naming the violated invariant, and 2 when app and system databases are split', async () => {
     await query("INSERT INTO dbos.workflow_status (workflow_uuid, status, name) VALUES ('run_oracle_ghost2', 'PENDING', 'IntentWorkflow')");
     try {
@@ -356,7 +394,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     await applySystemSql(t.database.url);
     await applySystemSql(t.database.url);
     const views = await query<{ table_name: string }>("SELECT table_name FROM information_schema.views WHERE table_schema = 'app' ORDER BY table_name");
-    expect(views.rows.map((r) => r.table_name)).toEqual(['v_ops_failures_24h', 'v_ops_queue_depth', 'v_ops_slow_steps']);
+    expect(views.rows.map((r) => r.table_name)).toEqual(['v_ops_executors', 'v_ops_failures_24h', 'v_ops_queue_depth', 'v_ops_slow_steps']);
     expect((await query('SELECT count(*)::int AS n FROM app.v_ops_failures_24h')).rows[0].n).toBe(2);
   });
 });
