@@ -13,7 +13,7 @@ const TOKEN = 'scale-out-operator-token-0123456789';
  * Scale-out (SPEC §11): one APP_ROLE=api process serves HTTP and only enqueues; two APP_ROLE=worker
  * processes (executor IDs worker-a, worker-b) dequeue and execute, on one database. Runs spread over
  * both workers; worker-a is killed with -9 while its runs are mid-ExecuteST and restarted with the
- * same executor ID, and every run still completes exactly once.
+ * same executor ID, and every run still completes exactly once (e2e/takeover.e2e-spec.ts covers a worker that never comes back).
  */
 describe('scale-out: one api process and two workers on one database', () => {
   let database: TestDatabase;
@@ -128,15 +128,7 @@ describe('scale-out: one api process and two workers on one database', () => {
     expect(orphaned.length).toBeGreaterThan(0);
     expect(orphaned).toEqual(expect.arrayContaining(inFlightOfA));
 
-    // While worker-a is down, its runs stay its own (nobody else steals a PENDING run).
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const stillOrphaned = await proofs.rows<{ n: string }>(
-      `SELECT count(*) AS n FROM dbos.workflow_status WHERE workflow_uuid = ANY($1::text[]) AND status = 'PENDING' AND executor_id = 'worker-a'`,
-      [orphaned],
-    );
-    expect(Number(stillOrphaned[0]!.n)).toBe(orphaned.length);
-
-    // Restarted with the same executor ID, worker-a recovers them.
+    // Restarted with the same executor ID (still supported); worker-b's sweep may have taken the runs over first.
     const restarted = await startService('scale-out-worker-a', workerEnv('worker-a'), portA);
     processes.push(restarted);
     await proofs.awaitSuccess('every run to succeed', runIds, 90_000);

@@ -85,9 +85,17 @@ describe('triage verdicts', () => {
     expect(down.next[0]).toContain('start it');
   });
 
-  it('PENDING owned by another executor than the live service says so', () => {
-    const v = verdictOf(facts('PENDING', PIPELINE, { health: { up: true, ok: true, httpStatus: 200, body: { executorID: 'other:3000' } } }));
-    expect(v.next.join('\n')).toContain('it belongs to executor host:3000');
+  it('PENDING on a gone executor says so and that a live worker takes it over; on a live one it does not', () => {
+    const goneExecutor = { executorId: 'host:3000', role: 'worker', alive: false, lastSeen: new Date('2026-03-01T11:58:00.000Z'), runsHeld: 3 };
+    const v = verdictOf(facts('PENDING', PIPELINE, { executor: goneExecutor }));
+    expect(v.next.join('\n')).toContain('its executor host:3000 is gone (last seen 2 min ago): any live worker takes its runs over');
+    const text = renderTriage(facts('PENDING', PIPELINE, { executor: goneExecutor })).join('\n');
+    expect(text).toContain('liveness      GONE (worker), last seen 2 min ago, 3 run(s) PENDING on it (app.v_ops_executors)');
+    const alive = { ...goneExecutor, alive: true };
+    expect(verdictOf(facts('PENDING', PIPELINE, { executor: alive })).next.join('\n')).not.toContain('is gone');
+    expect(renderTriage(facts('PENDING', PIPELINE, { executor: alive })).join('\n')).toContain(
+      'liveness      alive (worker), holds its liveness lock, 3 run(s)',
+    );
   });
 
   it('ENQUEUED and DELAYED: wait (or start now)', () => {

@@ -28,6 +28,15 @@ export interface QueueInfo {
   readonly pending: number;
 }
 
+/** The liveness of the workflow's executor (app.v_ops_executors); undefined when it has none or the view is missing. */
+export interface ExecutorInfo {
+  readonly executorId: string;
+  readonly role: string | null;
+  readonly alive: boolean;
+  readonly lastSeen: Date | null;
+  readonly runsHeld: number;
+}
+
 export interface TriageFacts {
   readonly id: string;
   readonly now: Date;
@@ -38,6 +47,7 @@ export interface TriageFacts {
   readonly marks: readonly Mark[];
   readonly queue: QueueInfo | undefined;
   readonly delayUntil: Date | undefined;
+  readonly executor?: ExecutorInfo | undefined;
 }
 
 export interface Verdict {
@@ -118,9 +128,19 @@ export async function gatherTriage(app: INestApplicationContext, id: string, url
       .executeTakeFirst();
     queue = { name: detail.queue, enqueued: Number(counts?.enqueued ?? 0), pending: Number(counts?.pending ?? 0), enqueuedAhead: Number(counts?.ahead ?? 0) };
   }
+  let executor: ExecutorInfo | undefined;
+  if (detail.executorId) {
+    const row = await system
+      .selectFrom('app.v_ops_executors')
+      .select(['executor', 'role', 'alive', 'last_seen', 'runs_held'])
+      .where('executor', '=', detail.executorId)
+      .executeTakeFirst();
+    if (row) executor = { executorId: row.executor, role: row.role, alive: row.alive, lastSeen: row.last_seen, runsHeld: Number(row.runs_held) };
+  }
   return {
     id,
     now: new Date(),
+    executor,
     healthUrl: url,
     health,
     detail,
@@ -214,10 +234,10 @@ export function verdictOf(facts: TriageFacts): Verdict {
         : running
           ? `running step ${running.stepN} (${running.name}) since ${running.startedAt ?? '?'}`
           : `pending on executor ${detail.executorId ?? '?'} (last update ${since(new Date(detail.updatedAt), facts.now)})`;
-      const otherExecutor =
-        !down && facts.health.up && typeof facts.health.body?.executorID === 'string' && detail.executorId && facts.health.body.executorID !== detail.executorId
-          ? `it belongs to executor ${detail.executorId}, not the service at ${facts.healthUrl} (${facts.health.body.executorID}): only that executor recovers it — make sure it is running`
-          : undefined;
+      const gone = facts.executor && !facts.executor.alive ? facts.executor : undefined;
+      const otherExecutor = gone
+        ? `its executor ${gone.executorId} is gone (${gone.lastSeen ? `last seen ${since(gone.lastSeen, facts.now)}` : 'never registered'}): any live worker takes its runs over at its next sweep (EXECUTOR_SWEEP_SCHEDULE) — make sure one is running`
+        : undefined;
       return {
         verdict: what,
         next: [
@@ -290,6 +310,13 @@ export function renderTriage(facts: TriageFacts): string[] {
   field('queue', detail.queue ?? '-');
   field('appVersion', detail.appVersion ?? '-');
   field('executor', detail.executorId ?? '-');
+  if (facts.executor)
+    field(
+      'liveness',
+      `${facts.executor.alive ? 'alive' : 'GONE'}${facts.executor.role ? ` (${facts.executor.role})` : ''}, ${
+        facts.executor.alive ? 'holds its liveness lock' : facts.executor.lastSeen ? `last seen ${since(facts.executor.lastSeen, facts.now)}` : 'never seen'
+      }, ${facts.executor.runsHeld} run(s) PENDING on it (app.v_ops_executors)`,
+    );
   field('attempts', `${detail.recoveryAttempts} (DBOS recovery_attempts: starts and recoveries)`);
   field('created', `${detail.createdAt} (${since(new Date(detail.createdAt), facts.now)})`);
   field('updated', `${detail.updatedAt} (${since(new Date(detail.updatedAt), facts.now)})`);

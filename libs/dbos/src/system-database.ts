@@ -30,7 +30,18 @@ export interface OperationOutputsTable {
   completed_at_epoch_ms: string | null;
 }
 
+/** app.v_ops_executors (db/system): executor liveness. */
+export interface OpsExecutorsView {
+  executor: string;
+  role: string | null;
+  alive: boolean;
+  last_seen: Date | null;
+  runs_held: string;
+  workflows_held: string;
+}
+
 export interface SystemDB {
+  'app.v_ops_executors': OpsExecutorsView;
   'dbos.workflow_status': WorkflowStatusTable;
   'dbos.operation_outputs': OperationOutputsTable;
 }
