@@ -202,4 +202,18 @@ describe('takeover of a gone executor’s runs', () => {
       { executor: 'worker-b', role: 'worker', alive: true },
     ]);
   });
+
+  it('fail-stop: a process whose liveness connection is cut exits at once, and its executor shows gone', async () => {
+    await effectServer(10, 20);
+    const node = await start('takeover-fail-stop', { APP_ROLE: 'all', DBOS_EXECUTOR_ID: 'node-x' });
+    expect((await proofs.rows(`SELECT executor, alive FROM app.v_ops_executors`)).filter((r) => r.executor === 'node-x')).toEqual([
+      { executor: 'node-x', alive: true },
+    ]);
+    const cut = await proofs.rows<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'durable-ops-liveness'`,
+    );
+    expect(cut).toEqual([{ n: 1 }]);
+    expect(await node.exited()).toBe(70);
+    expect(await proofs.rows(`SELECT executor, alive FROM app.v_ops_executors WHERE executor = 'node-x'`)).toEqual([{ executor: 'node-x', alive: false }]);
+  });
 });
