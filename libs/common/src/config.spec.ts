@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       executorId: `${hostname()}:3000`,
       httpConnectorAllowlist: [],
       logLevel: 'info',
+      executorSweepSchedule: '*/10 * * * * *',
       bodyLimit: '1mb',
       production: false,
     });
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
       DBOS_EXECUTOR_ID: 'worker-a',
       LOG_LEVEL: 'DEBUG',
       BODY_LIMIT: '512kb',
+      EXECUTOR_SWEEP_SCHEDULE: '*/2 * * * * *',
       NODE_ENV: 'development',
     });
     expect(config).toMatchObject({
@@ -72,6 +74,7 @@ describe('loadConfig', () => {
       executorId: 'worker-a',
       logLevel: 'debug',
       bodyLimit: '512kb',
+      executorSweepSchedule: '*/2 * * * * *',
       production: false,
     });
   });
@@ -114,6 +117,7 @@ describe('loadConfig', () => {
       ['APP_VERSION', { APP_VERSION: 'v'.repeat(65) }],
       ['BODY_LIMIT', { BODY_LIMIT: 'lots' }],
       ['BODY_LIMIT', { BODY_LIMIT: '10gb' }],
+      ['EXECUTOR_SWEEP_SCHEDULE', { EXECUTOR_SWEEP_SCHEDULE: '*/10 * * * *' }],
     ])('%s in %j', (variable, env) => {
       const error = configError(env);
       expect(error.name).toBe('ConfigError');

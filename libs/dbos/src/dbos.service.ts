@@ -162,11 +162,6 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     await pool?.end();
   }
 
-  /** The liveness backend's pid (diagnostics and tests). */
-  get livenessBackendPid(): number | undefined {
-    return this.lock?.held ? this.lock.backendPid : undefined;
-  }
-
   /** Takes over the runs of every gone executor (see executor-liveness.ts); logs what it took. */
   async takeOver(): Promise<Takeover[]> {
     if (!this.pool) throw new Error('DBOS is not launched');

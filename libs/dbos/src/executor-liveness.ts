@@ -75,8 +75,7 @@ export class ExecutorLock {
     const client = new pg.Client({
       connectionString: this.url,
       application_name: 'durable-ops-liveness',
-      // Client side: a silent peer is noticed within seconds (idle 5 s, then libuv's probes), so a
-      // partitioned process stops before the server-side keepalives below release its lock.
+      // Client side: probe a silent peer after 5 s idle, so a partitioned process hears of it and stops.
       keepAlive: true,
       keepAliveInitialDelayMillis: 5000,
       // Server side: a client that vanished without closing its socket is dropped after ~25 s, releasing the lock.
