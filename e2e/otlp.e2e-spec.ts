@@ -195,6 +195,8 @@ describe('OTLP traces and logs (built service, loopback receiver)', () => {
     await receiver.waitFor('the runs in the OTLP metrics', () => (checkRunMetrics(receiver.metrics).length === 0 ? true : undefined), 20_000);
     const latest = receiver.metrics.filter((m) => m.name === 'durable_ops.runs.succeeded').at(-1)!;
     expect(latest.resource).toMatchObject({ 'service.name': 'durable-ops-e2e', 'service.instance.id': 'otlp-e2e' });
+    // Created through nestjs-otel's MetricService (its meter), not by hand.
+    expect(latest.scope).toBe('nestjs-otel');
 
     // A control action is counted by op and outcome: a cancel of a finished run is a conflict.
     const cancel = await service!.request('POST', `/api/ops/wf/${runId}/cancel`, { actor: 'e2e', reason: 'metrics' }, { authorization: `Bearer ${OPERATOR}` });

@@ -17,18 +17,13 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { NextFunction, Request, Response } from 'express';
 import { METRIC_SOURCE, type MetricSource, ServiceMetrics } from '#dbos';
+import { routeOf } from './tracing.js';
 
 const PROMETHEUS = Symbol('PROMETHEUS');
 
 /** The control actions (POST /api/ops/wf/:id/<op>), counted by op and by the HTTP outcome. */
 const ACTION_ROUTE = /^\/api\/ops\/wf\/:id\/(cancel|resume|fork)$/;
 const ACTION_OUTCOME: Record<number, string> = { 202: 'accepted', 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict' };
-
-/** The route template (never the raw path: IDs would make the label unbounded). */
-function routeOf(req: Request): string {
-  const route = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched';
-}
 
 /** http.server.request.duration per request, and durable_ops.control.actions per control action. */
 @Injectable()
@@ -38,7 +33,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const start = performance.now();
     res.once('close', () => {
-      const route = routeOf(req);
+      const route = routeOf(req) ?? 'unmatched';
       const status = res.statusCode;
       this.metrics.http.record((performance.now() - start) / 1000, {
         'http.route': route,

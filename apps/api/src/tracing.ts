@@ -133,7 +133,8 @@ class TelemetryConsoleLogger extends ConsoleLogger {
   }
 }
 
-function routeOf(req: Request): string | undefined {
+/** The matched route template (`/api/runs/:runId`), never the raw path; undefined when no route matched. */
+export function routeOf(req: Request): string | undefined {
   const route = (req.route as { path?: unknown } | undefined)?.path;
   return typeof route === 'string' ? `${req.baseUrl}${route}` : undefined;
 }
