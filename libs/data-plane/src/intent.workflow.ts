@@ -1,17 +1,8 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
-import {
-  type AppStepOptions,
-  continueWorkflowTrace,
-  runAppStep,
-  Admission,
-  serviceMetrics,
-  type StepSql,
-  type TraceCarrier,
-  timedStep,
-  withStepSpan,
-} from '#dbos';
+import { type AppStepOptions, continueWorkflowTrace, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import { serviceMetrics, timedStep } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';

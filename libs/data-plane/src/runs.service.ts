@@ -13,7 +13,8 @@ import {
   decodeCursor,
   encodeCursor,
 } from '#contracts';
-import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, serviceMetrics, traceCarrier } from '#dbos';
+import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
+import { serviceMetrics } from '#dbos';
 import { IntentWorkflow } from './intent.workflow.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
 
