@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '#common';
 import type { ReceivedSpan } from '../libs/proof/src/telemetry/otlp-decode.js';
+import { checkRunMetrics } from '../libs/proof/src/telemetry/metric-check.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../libs/proof/src/telemetry/otlp-receiver.js';
 import { checkRunTrace, MANDATORY_SPAN_ATTRIBUTES, PIPELINE_STEP_NAMES } from '../libs/proof/src/telemetry/trace-check.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
@@ -47,6 +48,7 @@ describe('OTLP traces and logs (built service, loopback receiver)', () => {
       OPS_API_TOKENS: `e2e:operator:${OPERATOR}`,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_SERVICE_NAME: 'durable-ops-e2e',
+      OTEL_METRIC_EXPORT_INTERVAL: '1000',
     });
   });
   afterAll(async () => {
@@ -186,6 +188,32 @@ describe('OTLP traces and logs (built service, loopback receiver)', () => {
     expect(workflow.traceId).toBe(forkedView.traceId);
     expect(workflow.links).toEqual([expect.objectContaining({ traceId: view.traceId, attributes: expect.objectContaining({ workflowID: runId }) })]);
     for (const attribute of MANDATORY_SPAN_ATTRIBUTES) expect(workflow.attributes[attribute]).toEqual(expect.any(String));
+  });
+
+  it('exports the runs as metrics over OTLP and serves them at GET /metrics, labelled without IDs', async () => {
+    const { runId } = await run();
+    await receiver.waitFor('the runs in the OTLP metrics', () => (checkRunMetrics(receiver.metrics).length === 0 ? true : undefined), 20_000);
+    const latest = receiver.metrics.filter((m) => m.name === 'durable_ops.runs.succeeded').at(-1)!;
+    expect(latest.resource).toMatchObject({ 'service.name': 'durable-ops-e2e', 'service.instance.id': 'otlp-e2e' });
+    // Created through nestjs-otel's MetricService (its meter), not by hand.
+    expect(latest.scope).toBe('nestjs-otel');
+
+    // A control action is counted by op and outcome: a cancel of a finished run is a conflict.
+    const cancel = await service!.request('POST', `/api/ops/wf/${runId}/cancel`, { actor: 'e2e', reason: 'metrics' }, { authorization: `Bearer ${OPERATOR}` });
+    expect(cancel.status).toBe(409);
+
+    const scraped = await fetch(`${service!.baseUrl}/metrics`);
+    expect(scraped.status).toBe(200);
+    const text = await scraped.text();
+    const value = (series: RegExp): number => Number(series.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/^durable_ops_runs_started_total\{[^}]*queue="intents"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^durable_ops_runs_succeeded_total\{[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^durable_ops_step_duration_count\{[^}]*step_name="ExecuteST"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^durable_ops_control_actions_total\{[^}]*op="cancel",outcome="conflict"[^}]*\} (\d+)/m)).toBe(1);
+    expect(value(/^durable_ops_queue_depth\{[^}]*queue="intents"[^}]*\} (\d+)/m)).toBe(0);
+    expect(text).toMatch(/^http_server_request_duration_count\{http_route="\/api\/runs\/:runId",http_request_method="GET",http_response_status_code="200"/m);
+    expect(text).not.toContain(runId);
+    expect(text).not.toContain(OPERATOR);
   });
 
   it('sends no /healthz spans', () => {

@@ -67,12 +67,13 @@ describe('Swagger UI in Chromium', () => {
   const operatorToken = `op_${randomBytes(16).toString('hex')}`;
   const viewerToken = `view_${randomBytes(16).toString('hex')}`;
   let browser: Browser | undefined;
+  let executablePath = '';
   let database: TestDatabase | undefined;
   let service: ServiceProcess | undefined;
   let runId: string;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    ({ browser, executablePath } = await launchChromium());
     database = await createTestDatabase();
     service = await startService('swagger-ui', {
       DATABASE_URL: database.url,
@@ -113,6 +114,11 @@ describe('Swagger UI in Chromium', () => {
     });
     await attempt(async () => database?.drop());
     if (failures.length > 0) throw failures[0];
+  });
+
+  it("runs the Chromium that npm's @sparticuz/chromium carries, not a system browser", () => {
+    expect(executablePath).not.toMatch(/^\/usr\//);
+    expect(browser!.version()).toMatch(/^\d+\./);
   });
 
   it('lists runs only once authorized, and refuses a viewer cancel with 403', async () => {

@@ -1,27 +1,18 @@
-import { existsSync } from 'node:fs';
+import Chromium from '@sparticuz/chromium';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Flags on top of the package's own (headless shell, no sandbox): nothing reaches off the machine unasked. */
+const EXTRA_ARGS = ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
-/** Launches the system (Debian) Chromium. Fails loudly, never skips, when it is not installed. */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM_PATH}: the browser e2e tests need the Debian package. Install it with \`apt-get update && apt-get install -y chromium\` (as root).`,
-    );
-  }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 60_000 });
+/**
+ * The Chromium that the npm package @sparticuz/chromium carries (a compressed binary in its bin/,
+ * inflated into the temp folder on first use): nothing is downloaded at install or run time and no
+ * system browser is needed. Returns the path it launched, so a test can check which browser ran.
+ */
+export async function launchChromium(): Promise<{ browser: Browser; executablePath: string }> {
+  const executablePath = await Chromium.executablePath();
+  const browser = await chromium.launch({ executablePath, args: [...Chromium.args, ...EXTRA_ARGS], timeout: 60_000 });
+  return { browser, executablePath };
 }
 
 /**

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
+import { ConsoleLogger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -26,9 +27,17 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Put the DBOS system schema in a second database (DBOS_SYSTEM_DATABASE_URL ≠ DATABASE_URL). */
   readonly splitSystemDatabase?: boolean;
+  /**
+   * Swaps providers before the module is compiled, e.g.
+   * `(b) => b.overrideProvider(ConnectorRegistry).useValue(registry)` for a connector, the clock or a repository.
+   */
+  readonly override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
 }
 
-/** The real service (all modules, real DBOS) on its own database, listening on a loopback port. */
+/**
+ * The real service (all modules, real DBOS) on its own database, listening on a loopback port. The
+ * module is built by @nestjs/testing (Test.createTestingModule), so a test can override providers.
+ */
 export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const system = options.splitSystemDatabase ? await createTestDatabase() : undefined;
@@ -40,10 +49,11 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     DATABASE_URL: database.url,
     ...(system ? { DBOS_SYSTEM_DATABASE_URL: system.url } : {}),
   });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { appDatabaseUrl: database.url, systemDatabaseUrl }), {
-    bodyParser: false,
-    logger: ['fatal', 'error'],
-  });
+  const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { appDatabaseUrl: database.url, systemDatabaseUrl })] }).setLogger(
+    new ConsoleLogger({ logLevels: ['fatal', 'error'] }),
+  );
+  const moduleRef = await (options.override?.(builder) ?? builder).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['fatal', 'error'] });
   const document = configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

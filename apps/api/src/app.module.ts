@@ -5,6 +5,7 @@ import { DataPlaneModule, INTENT_WORKFLOW_NAME } from '#data-plane';
 import { DatabaseModule, type ResolvedDatabases, sameDatabase } from '#db';
 import { DEFAULT_QUEUE, DbosModule, SYSTEM_POOL_SIZE } from '#dbos';
 import { ProofModule } from '#proof';
+import { TelemetryModule, type TelemetryModuleOptions } from './telemetry.module.js';
 
 /** App pool: HTTP handlers, and ExecuteST's receipt statements (the other steps use DBOS's connection). */
 const APP_POOL_SIZE = 10;
@@ -13,7 +14,7 @@ const API_SYSTEM_CONNECTIONS = 8;
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, databases: ResolvedDatabases): DynamicModule {
+  static forRoot(config: AppConfig, databases: ResolvedDatabases, telemetry: TelemetryModuleOptions = {}): DynamicModule {
     const serveHttp = config.appRole !== 'worker';
     return {
       module: AppModule,
@@ -47,6 +48,7 @@ export class AppModule {
         }),
         ControlPlaneModule.forRoot({ tokens: config.opsApiTokens, serveHttp }),
         ProofModule.forRoot({ tickSchedule: config.opsTickSchedule }),
+        TelemetryModule.forRoot(telemetry),
       ],
     };
   }

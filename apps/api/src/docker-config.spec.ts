@@ -331,13 +331,25 @@ describe('docker/Dockerfile', () => {
     }
   });
 
-  it('gives the build stage everything tsconfig.build.json compiles', () => {
+  it('builds with `npm run build` (nest build, from nest-cli.json) and gives the build stage everything it compiles', () => {
     const build = stages.find((stage) => stage.name === 'build')!;
     const copied = copies(build)
       .filter((copy) => copy.from === undefined)
       .flatMap((copy) => copy.sources.map((source) => relative(root, resolve(root, source)) || '.'));
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['build']).toMatch(/^nest build /);
+    expect(build.instructions.some((i) => i.keyword === 'RUN' && i.args.startsWith('npm run build'))).toBe(true);
+    const nest = JSON.parse(read('nest-cli.json')) as { compilerOptions: { builder: string; tsConfigPath: string } };
+    expect(nest.compilerOptions).toMatchObject({ builder: 'tsc', tsConfigPath: 'tsconfig.build.json' });
     const tsconfig = JSON.parse(read('tsconfig.build.json')) as { extends?: string; include: string[] };
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.build.json', ...(tsconfig.extends ? [tsconfig.extends] : []), ...tsconfig.include];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'nest-cli.json',
+      'tsconfig.build.json',
+      ...(tsconfig.extends ? [tsconfig.extends] : []),
+      ...tsconfig.include,
+    ];
     for (const path of needed.map((p) => relative(root, resolve(root, p)))) {
       expect({ path, copied: copied.some((source) => source === '.' || path === source || path.startsWith(`${source}/`)) }).toEqual({ path, copied: true });
     }
@@ -498,5 +510,56 @@ describe('.env.example', () => {
         described: true,
       });
     });
+  });
+});
+
+describe('docker/ telemetry: collector and Prometheus', () => {
+  interface Pipeline {
+    receivers?: string[];
+    exporters?: string[];
+  }
+  const collector = parse(read('docker/otel-collector.yaml')) as {
+    exporters: Record<string, { endpoint?: string } | null>;
+    service: { pipelines: Record<string, Pipeline> };
+  };
+  const prometheus = parse(read('docker/prometheus.yml')) as {
+    scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+  };
+  const targets = (job: string): string[] => prometheus.scrape_configs.find((c) => c.job_name === job)?.static_configs.flatMap((s) => s.targets) ?? [];
+  const mounts = (name: string): string[] => strings((services[name] as { volumes?: unknown } | undefined)?.volumes).map((v) => v.split(':')[0] ?? '');
+
+  it('forwards the OTLP metrics the services push to an exporter that Prometheus scrapes', () => {
+    const metrics = collector.service.pipelines['metrics'];
+    expect(metrics?.receivers).toContain('otlp');
+    const exporter = (metrics?.exporters ?? []).find((name) => name.split('/')[0] === 'prometheus');
+    expect(exporter).toBeDefined();
+    const port = collector.exporters[exporter!]?.endpoint?.split(':').at(-1);
+    expect(targets('otel-collector')).toContain(`otel-collector:${port}`);
+    expect(Object.keys(collector.exporters)).toEqual(expect.arrayContaining(metrics?.exporters ?? []));
+  });
+
+  it("scrapes every service's GET /metrics on the port it listens on", () => {
+    const job = prometheus.scrape_configs.find((c) => c.job_name === 'durable-ops');
+    expect(job?.metrics_path ?? '/metrics').toBe('/metrics');
+    const port = String(
+      serviceEnv(api)['PORT'] ?? runtime.instructions.find((i) => i.keyword === 'ENV' && /PORT=/.test(i.args))?.args.match(/PORT=(\d+)/)?.[1],
+    );
+    expect(targets('durable-ops')).toEqual(expect.arrayContaining([`api:${port}`, `worker:${port}`]));
+  });
+
+  it('runs Prometheus with docker/prometheus.yml, and pushes metrics from api and worker', () => {
+    const service = services['prometheus'];
+    expect(service?.image).toMatch(/^prom\/prometheus:/);
+    expect(mounts('prometheus')).toContain('./prometheus.yml');
+    expect(mounts('otel-collector')).toContain('./otel-collector.yaml');
+    for (const app of [api, worker]) {
+      const env = serviceEnv(app);
+      expect(env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT']).toMatch(/^http:\/\/otel-collector:4318/);
+      const telemetry = loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: env['OTEL_EXPORTER_OTLP_ENDPOINT'],
+        OTEL_METRIC_EXPORT_INTERVAL: env['OTEL_METRIC_EXPORT_INTERVAL'],
+      }).telemetry;
+      expect(telemetry.metricsEndpoint).toBe('http://otel-collector:4318/v1/metrics');
+    }
   });
 });

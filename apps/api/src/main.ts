@@ -6,25 +6,29 @@ import { ConfigError, loadConfig } from '#common';
 import { resolveDatabases } from '#db';
 import { AppModule } from './app.module.js';
 import { configureApp, nestLogLevels } from './configure.js';
+import { loadNestOtel } from './telemetry.module.js';
 import { startTelemetry } from './tracing.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const levels = nestLogLevels(config.logLevel);
-  // Before anything logs or DBOS launches: with no OTLP endpoint this installs nothing.
+  // Before anything logs, Nest creates the metrics, or DBOS launches.
   const telemetry = await startTelemetry(config, levels);
-  Logger.overrideLogger(telemetry?.logger ?? levels);
+  Logger.overrideLogger(telemetry.logger);
   const logger = new Logger('Boot');
-  if (telemetry) logger.log(telemetry.summary);
+  logger.log(telemetry.summary);
   const databases = await resolveDatabases(config);
 
   let closing: Promise<void> | undefined;
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databases), {
-    bodyParser: false,
-    logger: telemetry?.logger ?? levels,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, databases, { prometheus: telemetry.prometheus, nestOtel: await loadNestOtel() }),
+    {
+      bodyParser: false,
+      logger: telemetry.logger,
+    },
+  );
   // First middleware: the request span is active for everything after it.
-  if (telemetry) app.use(telemetry.http);
+  app.use(telemetry.http);
   configureApp(app, config);
 
   // Graceful stop: the service (and DBOS) first, the embedded Postgres last.
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
     closing ??= (async () => {
       logger.log(`${signal}: shutting down`);
       await app.close();
-      await telemetry?.shutdown();
+      await telemetry.shutdown();
       await databases.embedded?.stop();
     })().then(
       () => process.exit(0),
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
     await app.listen(config.port, config.host);
   } catch (error) {
     await app.close().catch(() => undefined);
-    await telemetry?.shutdown().catch(() => undefined);
+    await telemetry.shutdown().catch(() => undefined);
     await databases.embedded?.stop();
     throw error;
   }

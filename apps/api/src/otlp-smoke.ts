@@ -9,6 +9,9 @@
  *   POST /api/runs → IntentWorkflow → CompileST, ApplyPatchST, DecideST, ExecuteST, the workflow and
  *   step spans carry workflowID, step.name and appVersion, GET /api/runs/:id reports that trace, and
  *   a log record written inside the workflow carries workflowID.
+ *   It also fails unless the OTLP metrics count the run (started, succeeded), time its four steps
+ *   and the POST /api/runs request, and report the queue gauges, and unless GET /metrics shows
+ *   the same counters in Prometheus format.
  * - With an endpoint set: first checks that it accepts an (empty) export (2xx), failing when it is
  *   unreachable or refuses; then runs the intent with export to it and fails if the service reports
  *   a failed export. Spans sent elsewhere cannot be decoded here: the report says so and names the
@@ -32,16 +35,25 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ConfigError, loadConfig, projectRoot } from '#common';
 import { startOtlpReceiver, type OtlpReceiver } from '../../../libs/proof/src/telemetry/otlp-receiver.js';
-import { checkRunTrace, describeRunTrace, type RunTraceReport } from '../../../libs/proof/src/telemetry/trace-check.js';
+import { checkRunMetrics } from '../../../libs/proof/src/telemetry/metric-check.js';
+import { checkRunTrace, describeRunTrace, PIPELINE_STEP_NAMES, type RunTraceReport } from '../../../libs/proof/src/telemetry/trace-check.js';
 
 const BOOT_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 60_000;
 /** After the run succeeded: how long its spans may take to arrive (the service exports every second). */
 const SPANS_TIMEOUT_MS = 20_000;
 const PROBE_TIMEOUT_MS = 10_000;
+const METRIC_EXPORT_INTERVAL_MS = 1000;
+/** The Prometheus series GET /metrics must show after one successful run. */
+const SCRAPED_SERIES = [
+  'durable_ops_runs_started_total',
+  'durable_ops_runs_succeeded_total',
+  'durable_ops_step_duration_count',
+  'http_server_request_duration_count',
+];
 const STOP_TIMEOUT_MS = 20_000;
 /** The line the service logs when an export fails (apps/api/src/tracing.ts). */
-const EXPORT_FAILED = /OTLP (trace|log) \(.*\) export failed: .*/;
+const EXPORT_FAILED = /OTLP (trace|log|metric) \(.*\) export failed: .*/;
 
 class SmokeFailure extends Error {
   override readonly name = 'SmokeFailure';
@@ -70,7 +82,7 @@ async function freePort(): Promise<number> {
 }
 
 /** An empty Export{Trace,Logs}ServiceRequest (zero bytes in protobuf) must be accepted with a 2xx. */
-async function probe(endpoint: string, signal: 'traces' | 'logs'): Promise<void> {
+async function probe(endpoint: string, signal: 'traces' | 'logs' | 'metrics'): Promise<void> {
   let response: Response;
   try {
     response = await fetch(endpoint, {
@@ -231,6 +243,7 @@ async function smoke(): Promise<void> {
     if (external) {
       await probe(external, 'traces');
       if (config.telemetry.logsEndpoint) await probe(config.telemetry.logsEndpoint, 'logs');
+      if (config.telemetry.metricsEndpoint) await probe(config.telemetry.metricsEndpoint, 'metrics');
     } else {
       receiver = await startOtlpReceiver();
       say(`no OTEL_EXPORTER_OTLP_ENDPOINT: loopback OTLP receiver on ${receiver.url}`);
@@ -248,7 +261,10 @@ async function smoke(): Promise<void> {
       env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
       delete env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
       delete env['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'];
+      delete env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'];
     }
+    // Metrics are pushed every second here, so they arrive while the smoke waits.
+    env['OTEL_METRIC_EXPORT_INTERVAL'] ??= String(METRIC_EXPORT_INTERVAL_MS);
     say(`booting the built service (appVersion ${appVersion}) on ${database.describe}`);
     service = spawnService(env, await freePort());
     await untilHealthy(service);
@@ -256,6 +272,13 @@ async function smoke(): Promise<void> {
     const { runId, run } = await runOneIntent(service);
     const reportedTraceId = (run['traceId'] ?? null) as string | null;
     say(`run ${runId} succeeded; GET /api/runs/${runId} reports traceId ${reportedTraceId ?? 'null'}`);
+
+    const scrape = await fetch(`${service.baseUrl}/metrics`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const scraped = await scrape.text();
+    const missingSeries = SCRAPED_SERIES.filter((series) => !new RegExp(`^${series}\\{[^}]*\\} [1-9]`, 'm').test(scraped));
+    if (scrape.status !== 200 || missingSeries.length > 0)
+      throw new SmokeFailure(`GET /metrics answered ${scrape.status} without ${missingSeries.join(', ') || 'the Prometheus text'}`);
+    say(`GET /metrics: ${SCRAPED_SERIES.join(', ')} reported`);
 
     if (!receiver) {
       // Stopping the service flushes its exporters; a refused or failed export is in its log.
@@ -291,7 +314,24 @@ async function smoke(): Promise<void> {
       );
     }
     for (const line of describeRunTrace(report)) say(line);
-    say(`OK: one trace ${report.traceId ?? ''} — POST /api/runs → IntentWorkflow → 4 steps, each with workflowID, step.name, appVersion`);
+
+    let metricProblems: string[] = [];
+    try {
+      await receiver.waitFor(
+        'the run in the OTLP metrics',
+        () => {
+          metricProblems = checkRunMetrics(receiver!.metrics);
+          return metricProblems.length === 0 ? true : undefined;
+        },
+        SPANS_TIMEOUT_MS,
+      );
+    } catch {
+      throw new SmokeFailure(
+        `after ${SPANS_TIMEOUT_MS / 1000} s (${receiver.exports.metrics} metric exports received), missing:\n  - ${metricProblems.join('\n  - ')}`,
+      );
+    }
+    say(`OTLP metrics: runs started/succeeded, run and step durations (${PIPELINE_STEP_NAMES.join(', ')}), POST /api/runs duration, queue gauges`);
+    say(`OK: one trace ${report.traceId ?? ''} — POST /api/runs → IntentWorkflow → 4 steps, each with workflowID, step.name, appVersion; metrics arrived`);
     passed = true;
   } finally {
     await cleanup();

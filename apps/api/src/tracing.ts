@@ -1,28 +1,34 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { ConsoleLogger, Logger, type LogLevel as NestLogLevel } from '@nestjs/common';
-import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Context, context, metrics, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { Logger as OtelLogger } from '@opentelemetry/api-logs';
 import type { ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { LoggerProvider, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { MeterProvider, MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '#common';
 import { ATTR_WORKFLOW_ID, DbosTracerProvider, enableDbosTracing, WorkflowAttributesProcessor } from '#dbos';
 
 /**
- * OTLP export of traces and logs (SPEC §9). One TracerProvider for the HTTP spans and DBOS's own
+ * The OpenTelemetry SDK under nestjs-otel. Metrics always: one MeterProvider (the global one, which
+ * nestjs-otel's MetricService creates the service's instruments on) read by the Prometheus exporter
+ * behind GET /metrics and, when an endpoint is configured, pushed over OTLP/HTTP. Traces and logs
+ * only when their endpoint is configured: one TracerProvider for the HTTP spans and DBOS's own
  * workflow/step spans (DBOS creates them with the global provider when tracingEnabled is on), one
- * LoggerProvider fed by the Nest logger (which DBOS's logs also go through). Installed only when an
- * endpoint is configured: without one, nothing is registered, DBOS tracing stays off, and the
- * service runs exactly as before.
+ * LoggerProvider fed by the Nest logger (which DBOS's logs also go through). Without those
+ * endpoints no tracer or logger is registered and DBOS tracing stays off.
  */
 export interface Telemetry {
   /** Express middleware: one SERVER span per request (before every other middleware). */
   readonly http: (req: Request, res: Response, next: NextFunction) => void;
   /** The Nest logger to use: the console, plus an OTLP log record per line when logs are exported. */
   readonly logger: ConsoleLogger;
-  /** One line for the boot log: where traces and logs go. */
+  /** One line for the boot log: where traces, logs and metrics go. */
   readonly summary: string;
+  /** The pull reader behind GET /metrics (Prometheus text format). */
+  readonly prometheus: PrometheusExporter;
   /** Flushes and stops the exporters (after the app and DBOS have closed). */
   shutdown(): Promise<void>;
 }
@@ -45,17 +51,17 @@ function shown(endpoint: string): string {
  * silence: an unreachable or rejecting endpoint is visible in the service log (and otlp:smoke
  * checks for these lines).
  */
-class ReportingExporter<T> {
+class ReportingExporter<B> {
   private failing = false;
   private readonly logger = new Logger('Telemetry');
 
   constructor(
-    private readonly inner: { export(items: T[], done: (result: ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> },
+    private readonly inner: { export(batch: B, done: (result: ExportResult) => void): void; shutdown(): Promise<void>; forceFlush?(): Promise<void> },
     private readonly what: string,
   ) {}
 
-  export(items: T[], done: (result: ExportResult) => void): void {
-    this.inner.export(items, (result) => {
+  export(batch: B, done: (result: ExportResult) => void): void {
+    this.inner.export(batch, (result) => {
       if (result.code !== EXPORT_SUCCESS && !this.failing) {
         this.failing = true;
         this.logger.warn(`OTLP ${this.what} export failed: ${result.error?.message ?? 'unknown error'} (reported once until it recovers)`);
@@ -127,7 +133,8 @@ class TelemetryConsoleLogger extends ConsoleLogger {
   }
 }
 
-function routeOf(req: Request): string | undefined {
+/** The matched route template (`/api/runs/:runId`), never the raw path; undefined when no route matched. */
+export function routeOf(req: Request): string | undefined {
   const route = (req.route as { path?: unknown } | undefined)?.path;
   return typeof route === 'string' ? `${req.baseUrl}${route}` : undefined;
 }
@@ -172,21 +179,16 @@ function httpMiddleware(tracer: Tracer): Telemetry['http'] {
 }
 
 /**
- * Installs the OTel SDK when an OTLP endpoint is configured; call before the Nest app is created
- * (DBOS.launch, at bootstrap, then finds the provider and creates its spans with it). Returns
- * undefined, having touched nothing, when neither endpoint is set.
+ * Installs the OTel SDK; call before the Nest app is created (nestjs-otel's instruments are created
+ * with the global MeterProvider then, and DBOS.launch, at bootstrap, finds the TracerProvider and
+ * creates its spans with it).
  */
-export async function startTelemetry(
-  config: Pick<AppConfig, 'telemetry' | 'appVersion' | 'executorId'>,
-  logLevels: NestLogLevel[],
-): Promise<Telemetry | undefined> {
-  const { tracesEndpoint, logsEndpoint, serviceName } = config.telemetry;
-  if (tracesEndpoint === undefined && logsEndpoint === undefined) return undefined;
-  // The SDK is loaded only here: a service without an endpoint never loads it.
-  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { resourceFromAttributes }] = await Promise.all([
-    import('@opentelemetry/context-async-hooks'),
-    import('@opentelemetry/core'),
+export async function startTelemetry(config: Pick<AppConfig, 'telemetry' | 'appVersion' | 'executorId'>, logLevels: NestLogLevel[]): Promise<Telemetry> {
+  const { tracesEndpoint, logsEndpoint, metricsEndpoint, metricsExportIntervalMs, serviceName } = config.telemetry;
+  const [{ resourceFromAttributes }, { MeterProvider, PeriodicExportingMetricReader }, { PrometheusExporter }] = await Promise.all([
     import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/exporter-prometheus'),
   ]);
   const resource = resourceFromAttributes({
     'service.name': serviceName,
@@ -194,9 +196,37 @@ export async function startTelemetry(
     'service.instance.id': config.executorId,
   });
 
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  // Served by the app at GET /metrics, not on a port of its own.
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const readers: MetricReader[] = [prometheus];
+  if (metricsEndpoint !== undefined) {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
+    const exporter = new ReportingExporter<ResourceMetrics>(new OTLPMetricExporter({ url: metricsEndpoint }), `metric (${shown(metricsEndpoint)})`);
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: metricsExportIntervalMs,
+        exportTimeoutMillis: Math.min(metricsExportIntervalMs, 30_000),
+      }),
+    );
+  }
+  const meterProvider: MeterProvider = new MeterProvider({ resource, readers });
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  // Context propagation only when spans or log records carry it.
+  const contextManager =
+    tracesEndpoint !== undefined || logsEndpoint !== undefined
+      ? await (async () => {
+          const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }] = await Promise.all([
+            import('@opentelemetry/context-async-hooks'),
+            import('@opentelemetry/core'),
+          ]);
+          const manager = new AsyncLocalStorageContextManager().enable();
+          context.setGlobalContextManager(manager);
+          propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+          return manager;
+        })()
+      : undefined;
 
   let tracerProvider: BasicTracerProvider | undefined;
   if (tracesEndpoint !== undefined) {
@@ -204,7 +234,7 @@ export async function startTelemetry(
       import('@opentelemetry/exporter-trace-otlp-proto'),
       import('@opentelemetry/sdk-trace-base'),
     ]);
-    const exporter = new ReportingExporter<ReadableSpan>(new OTLPTraceExporter({ url: tracesEndpoint }), `trace (${shown(tracesEndpoint)})`);
+    const exporter = new ReportingExporter<ReadableSpan[]>(new OTLPTraceExporter({ url: tracesEndpoint }), `trace (${shown(tracesEndpoint)})`);
     tracerProvider = new BasicTracerProvider({
       resource,
       spanProcessors: [new WorkflowAttributesProcessor(config.appVersion), new BatchSpanProcessor(exporter, { scheduledDelayMillis: EXPORT_DELAY_MS })],
@@ -219,7 +249,7 @@ export async function startTelemetry(
       import('@opentelemetry/exporter-logs-otlp-proto'),
       import('@opentelemetry/sdk-logs'),
     ]);
-    const exporter = new ReportingExporter<ReadableLogRecord>(new OTLPLogExporter({ url: logsEndpoint }), `log (${shown(logsEndpoint)})`);
+    const exporter = new ReportingExporter<ReadableLogRecord[]>(new OTLPLogExporter({ url: logsEndpoint }), `log (${shown(logsEndpoint)})`);
     loggerProvider = new LoggerProvider({
       resource,
       processors: [new BatchLogRecordProcessor(exporter, { scheduledDelayMillis: EXPORT_DELAY_MS })],
@@ -227,22 +257,29 @@ export async function startTelemetry(
   }
 
   const logger = new TelemetryConsoleLogger(logLevels, loggerProvider?.getLogger('durable-ops'));
-  const summary = [
-    `OTLP export as service.name=${serviceName}:`,
-    `traces ${tracesEndpoint ? `to ${shown(tracesEndpoint)}` : 'off'},`,
-    `logs ${logsEndpoint ? `to ${shown(logsEndpoint)}` : 'off'}`,
-  ].join(' ');
+  const exported = tracesEndpoint !== undefined || logsEndpoint !== undefined || metricsEndpoint !== undefined;
+  const summary = exported
+    ? [
+        `OTLP export as service.name=${serviceName}:`,
+        `traces ${tracesEndpoint ? `to ${shown(tracesEndpoint)}` : 'off'},`,
+        `logs ${logsEndpoint ? `to ${shown(logsEndpoint)}` : 'off'},`,
+        `metrics ${metricsEndpoint ? `to ${shown(metricsEndpoint)} every ${metricsExportIntervalMs} ms` : 'off'};`,
+        'metrics also at GET /metrics',
+      ].join(' ')
+    : 'OTLP export off (no OTEL_EXPORTER_OTLP_*ENDPOINT); metrics at GET /metrics';
 
   let stopped: Promise<void> | undefined;
   return {
     http: tracerProvider ? httpMiddleware(trace.getTracer('durable-ops-http')) : (_req, _res, next) => next(),
     logger,
     summary,
+    prometheus,
     shutdown: () =>
       (stopped ??= (async () => {
         await tracerProvider?.shutdown();
         await loggerProvider?.shutdown();
-        contextManager.disable();
+        await meterProvider.shutdown();
+        contextManager?.disable();
       })()),
   };
 }

@@ -35,7 +35,7 @@ export interface AppConfig {
   readonly executorSweepSchedule: string;
   readonly bodyLimit: string;
   readonly production: boolean;
-  /** OTLP export; both endpoints undefined means no telemetry at all (no SDK, no spans, no cost). */
+  /** OTLP export (traces, logs, metrics; each off without its endpoint). Metrics are always served at GET /metrics. */
   readonly telemetry: TelemetryConfig;
 }
 
@@ -44,6 +44,10 @@ export interface TelemetryConfig {
   readonly tracesEndpoint: string | undefined;
   /** OTLP/HTTP (protobuf) logs URL: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/logs. */
   readonly logsEndpoint: string | undefined;
+  /** OTLP/HTTP (protobuf) metrics URL: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics. */
+  readonly metricsEndpoint: string | undefined;
+  /** How often metrics are pushed to metricsEndpoint (OTEL_METRIC_EXPORT_INTERVAL, ms; default 60000). */
+  readonly metricsExportIntervalMs: number;
   /** service.name of every span and log record (OTEL_SERVICE_NAME). */
   readonly serviceName: string;
 }
@@ -137,7 +141,7 @@ function otlpUrl(env: Env, name: string): string | undefined {
 }
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the signal path is appended (OTLP exporter spec). */
-function signalUrl(base: string, signal: 'traces' | 'logs'): string {
+function signalUrl(base: string, signal: 'traces' | 'logs' | 'metrics'): string {
   const url = new URL(base);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/${signal}`;
   return url.toString();
@@ -147,12 +151,18 @@ function telemetry(env: Env): TelemetryConfig {
   const base = otlpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   const traces = otlpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const logs = otlpUrl(env, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT');
+  const metrics = otlpUrl(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT');
+  const interval = optional(env, 'OTEL_METRIC_EXPORT_INTERVAL') ?? '60000';
+  if (!/^\d{3,7}$/.test(interval) || Number(interval) < 100 || Number(interval) > 3_600_000)
+    throw new ConfigError('OTEL_METRIC_EXPORT_INTERVAL', `must be milliseconds 100..3600000 (got "${interval}")`);
   const serviceName = optional(env, 'OTEL_SERVICE_NAME') ?? DEFAULT_SERVICE_NAME;
   if (serviceName.length > 255 || [...serviceName].some((c) => c < ' ' || c === '\u007f'))
     throw new ConfigError('OTEL_SERVICE_NAME', 'must be 1..255 printable characters');
   return {
     tracesEndpoint: traces ?? (base === undefined ? undefined : signalUrl(base, 'traces')),
     logsEndpoint: logs ?? (base === undefined ? undefined : signalUrl(base, 'logs')),
+    metricsEndpoint: metrics ?? (base === undefined ? undefined : signalUrl(base, 'metrics')),
+    metricsExportIntervalMs: Number(interval),
     serviceName,
   };
 }

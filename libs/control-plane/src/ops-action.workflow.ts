@@ -1,5 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Injectable } from '@nestjs/common';
+import { serviceMetrics } from '#dbos';
 import { OpsAuditRepository, type OpsAction } from './ops-audit.repository.js';
 
 export const OPS_ACTION_WORKFLOW_NAME = 'OpsActionWorkflow';
@@ -35,6 +36,7 @@ export class OpsActionWorkflow {
     switch (action.op) {
       case 'cancel':
         await DBOS.cancelWorkflow(action.targetWorkflowID);
+        serviceMetrics()?.runCancelled();
         return action.targetWorkflowID;
       case 'resume':
         await DBOS.resumeWorkflow(action.targetWorkflowID, action.queueName ? { queueName: action.queueName } : undefined);

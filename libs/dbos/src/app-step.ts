@@ -3,6 +3,7 @@ import { runTransactionalInternalStep } from '@dbos-inc/dbos-sdk/internal/dbos';
 import type { CompiledQuery, QueryResult } from 'kysely';
 import type { PoolClient } from 'pg';
 import { withStepSpan } from './dbos-telemetry.js';
+import { timedStep } from './service-metrics.js';
 
 /** Where a step's SQL runs: inside the step's checkpoint transaction, or on the app pool. */
 export interface StepSql {
@@ -57,10 +58,11 @@ export interface AppStepOptions {
  *   then keep its writes to one statement keyed so that a replay writes nothing twice, since the
  *   checkpoint commits separately, after it.
  *
- * With tracing on, the step gets its own span (workflowID, step.name, appVersion) either way.
+ * With tracing on, the step gets its own span (workflowID, step.name, appVersion) either way; its
+ * time goes to durable_ops.step.duration either way.
  */
 export function runAppStep<T>(name: string, options: AppStepOptions, body: (sql: StepSql) => Promise<T>): Promise<T> {
-  if (!options.sharedDatabase) return DBOS.runStep(() => body(onPool(options.db)), { name });
+  if (!options.sharedDatabase) return timedStep(name, () => DBOS.runStep(() => body(onPool(options.db)), { name }));
   return withStepSpan(name, () =>
     runTransactionalInternalStep(async (client) => {
       if (!client) throw new Error(`${name} must run inside a workflow, outside any step`);

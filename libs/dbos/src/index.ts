@@ -6,3 +6,4 @@ export * from './system-database.js';
 export * from './app-step.js';
 export * from './admission.js';
 export * from './executor-liveness.js';
+export * from './service-metrics.js';

@@ -1,7 +1,12 @@
+import protobuf from 'protobufjs';
+
 /**
- * Decoding of OTLP/HTTP export requests (traces and logs), protobuf and JSON, into one flat shape.
- * The protobuf side is a small wire-format reader over the fields of opentelemetry-proto v1 that a
- * check needs (trace/common/resource/logs); unknown fields are skipped, as protobuf requires.
+ * Decoding of OTLP/HTTP export requests (traces, logs, metrics), protobuf and JSON, into one flat
+ * shape. Protobuf bodies are decoded by protobufjs against the part of opentelemetry-proto v1
+ * (collector/*, trace, logs, metrics, common, resource) that a check reads: SCHEMA below declares
+ * those fields with their numbers; protobufjs skips the others, as protobuf requires. The decoded
+ * message is turned into the OTLP/JSON shape (lowerCamelCase, 64-bit integers as strings), so one
+ * mapping serves both encodings.
  */
 
 export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [key: string]: AttributeValue };
@@ -43,264 +48,121 @@ export class OtlpDecodeError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Protobuf wire format
+// Protobuf (protobufjs)
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
+const SCHEMA = `
+syntax = "proto3";
+package otlp;
 
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw new OtlpDecodeError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result |= BigInt(byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return result;
-      shift += 7n;
-      if (shift > 63n) throw new OtlpDecodeError('varint longer than 64 bits');
-    }
-  }
-
-  int(): number {
-    return Number(this.varint());
-  }
-
-  tag(): { field: number; wire: number } {
-    const tag = this.int();
-    return { field: tag >>> 3, wire: tag & 7 };
-  }
-
-  bytes(): Uint8Array {
-    const length = this.int();
-    if (this.pos + length > this.buf.length) throw new OtlpDecodeError('truncated length-delimited field');
-    const out = this.buf.subarray(this.pos, this.pos + length);
-    this.pos += length;
-    return out;
-  }
-
-  fixed64(): bigint {
-    if (this.pos + 8 > this.buf.length) throw new OtlpDecodeError('truncated fixed64');
-    const value = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getBigUint64(0, true);
-    this.pos += 8;
-    return value;
-  }
-
-  double(): number {
-    if (this.pos + 8 > this.buf.length) throw new OtlpDecodeError('truncated double');
-    const value = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0, true);
-    this.pos += 8;
-    return value;
-  }
-
-  skip(wire: number): void {
-    if (wire === WIRE_VARINT) this.varint();
-    else if (wire === WIRE_FIXED64) this.pos += 8;
-    else if (wire === WIRE_LEN) this.bytes();
-    else if (wire === WIRE_FIXED32) this.pos += 4;
-    else throw new OtlpDecodeError(`unsupported wire type ${wire}`);
-    if (this.pos > this.buf.length) throw new OtlpDecodeError('truncated field');
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
   }
 }
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message InstrumentationScope { string name = 1; string version = 2; }
+message Resource { repeated KeyValue attributes = 1; }
 
-const text = new TextDecoder('utf-8', { fatal: true });
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
+message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
+message Span {
+  bytes trace_id = 1;
+  bytes span_id = 2;
+  bytes parent_span_id = 4;
+  string name = 5;
+  int32 kind = 6;
+  fixed64 start_time_unix_nano = 7;
+  fixed64 end_time_unix_nano = 8;
+  repeated KeyValue attributes = 9;
+  repeated Link links = 13;
+  Status status = 15;
+}
+message Link { bytes trace_id = 1; bytes span_id = 2; repeated KeyValue attributes = 4; }
+message Status { string message = 2; int32 code = 3; }
 
-/** Calls `on(field, wire, reader)` for each field of a message; `on` returns false to skip it. */
-function fields(buf: Uint8Array, on: (field: number, wire: number, reader: Reader) => boolean): void {
-  const reader = new Reader(buf);
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (!on(field, wire, reader)) reader.skip(wire);
+message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
+message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; }
+message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; }
+message LogRecord {
+  fixed64 time_unix_nano = 1;
+  int32 severity_number = 2;
+  string severity_text = 3;
+  AnyValue body = 5;
+  repeated KeyValue attributes = 6;
+  bytes trace_id = 9;
+  bytes span_id = 10;
+}
+
+message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; }
+message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; }
+message Metric {
+  string name = 1;
+  string description = 2;
+  string unit = 3;
+  oneof data {
+    Gauge gauge = 5;
+    Sum sum = 7;
+    Histogram histogram = 9;
   }
 }
-
-function anyValue(buf: Uint8Array): AttributeValue {
-  let value: AttributeValue = null;
-  fields(buf, (field, wire, r) => {
-    if (field === 1 && wire === WIRE_LEN) value = text.decode(r.bytes());
-    else if (field === 2 && wire === WIRE_VARINT) value = r.varint() !== 0n;
-    else if (field === 3 && wire === WIRE_VARINT) value = Number(BigInt.asIntN(64, r.varint()));
-    else if (field === 4 && wire === WIRE_FIXED64) value = r.double();
-    else if (field === 5 && wire === WIRE_LEN) {
-      const items: AttributeValue[] = [];
-      fields(r.bytes(), (f, w, inner) => (f === 1 && w === WIRE_LEN ? (items.push(anyValue(inner.bytes())), true) : false));
-      value = items;
-    } else if (field === 6 && wire === WIRE_LEN) {
-      const map: Attributes = {};
-      fields(r.bytes(), (f, w, inner) => (f === 1 && w === WIRE_LEN ? (keyValue(inner.bytes(), map), true) : false));
-      value = map;
-    } else if (field === 7 && wire === WIRE_LEN) value = hex(r.bytes());
-    else return false;
-    return true;
-  });
-  return value;
+message Gauge { repeated NumberDataPoint data_points = 1; }
+message Sum { repeated NumberDataPoint data_points = 1; int32 aggregation_temporality = 2; bool is_monotonic = 3; }
+message Histogram { repeated HistogramDataPoint data_points = 1; int32 aggregation_temporality = 2; }
+message NumberDataPoint {
+  repeated KeyValue attributes = 7;
+  fixed64 time_unix_nano = 3;
+  oneof value {
+    double as_double = 4;
+    sfixed64 as_int = 6;
+  }
 }
-
-function keyValue(buf: Uint8Array, into: Attributes): void {
-  let key = '';
-  let value: AttributeValue = null;
-  fields(buf, (field, wire, r) => {
-    if (field === 1 && wire === WIRE_LEN) key = text.decode(r.bytes());
-    else if (field === 2 && wire === WIRE_LEN) value = anyValue(r.bytes());
-    else return false;
-    return true;
-  });
-  into[key] = value;
+message HistogramDataPoint {
+  repeated KeyValue attributes = 9;
+  fixed64 time_unix_nano = 3;
+  fixed64 count = 4;
+  optional double sum = 5;
 }
+`;
 
-/** Resource (attributes = 1) or InstrumentationScope (name = 1). */
-function resourceAttributes(buf: Uint8Array): Attributes {
-  const out: Attributes = {};
-  fields(buf, (field, wire, r) => (field === 1 && wire === WIRE_LEN ? (keyValue(r.bytes(), out), true) : false));
-  return out;
-}
+const root = protobuf.parse(SCHEMA).root;
 
-function scopeName(buf: Uint8Array): string {
-  let name = '';
-  fields(buf, (field, wire, r) => (field === 1 && wire === WIRE_LEN ? ((name = text.decode(r.bytes())), true) : false));
-  return name;
-}
+export type ExportRequestType = 'ExportTraceServiceRequest' | 'ExportLogsServiceRequest' | 'ExportMetricsServiceRequest';
 
-/** ResourceSpans / ResourceLogs: resource = 1, scope_* = 2; ScopeSpans / ScopeLogs: scope = 1, items = 2. */
-function walk<T>(buf: Uint8Array, item: (bytes: Uint8Array, resource: Attributes, scope: string) => T): T[] {
-  const out: T[] = [];
-  fields(buf, (field, wire, r) => {
-    if (field !== 1 || wire !== WIRE_LEN) return false;
-    let resource: Attributes = {};
-    const scopes: Uint8Array[] = [];
-    fields(r.bytes(), (f, w, rr) => {
-      if (f === 1 && w === WIRE_LEN) resource = resourceAttributes(rr.bytes());
-      else if (f === 2 && w === WIRE_LEN) scopes.push(rr.bytes());
-      else return false;
-      return true;
-    });
-    for (const scopeBytes of scopes) {
-      let scope = '';
-      const items: Uint8Array[] = [];
-      fields(scopeBytes, (f, w, rr) => {
-        if (f === 1 && w === WIRE_LEN) scope = scopeName(rr.bytes());
-        else if (f === 2 && w === WIRE_LEN) items.push(rr.bytes());
-        else return false;
-        return true;
-      });
-      for (const bytes of items) out.push(item(bytes, resource, scope));
-    }
-    return true;
-  });
-  return out;
-}
-
-function protobufSpan(buf: Uint8Array, resource: Attributes, scope: string): ReceivedSpan {
-  const span = {
-    traceId: '',
-    spanId: '',
-    parentSpanId: '',
-    name: '',
-    kind: 0,
-    startTimeUnixNano: 0n,
-    endTimeUnixNano: 0n,
-    attributes: {} as Attributes,
-    status: { code: 0, message: '' },
-    links: [] as { traceId: string; spanId: string; attributes: Attributes }[],
-    resource,
-    scope,
-  };
-  fields(buf, (field, wire, r) => {
-    if (wire === WIRE_LEN && field === 1) span.traceId = hex(r.bytes());
-    else if (wire === WIRE_LEN && field === 2) span.spanId = hex(r.bytes());
-    else if (wire === WIRE_LEN && field === 4) span.parentSpanId = hex(r.bytes());
-    else if (wire === WIRE_LEN && field === 5) span.name = text.decode(r.bytes());
-    else if (wire === WIRE_VARINT && field === 6) span.kind = r.int();
-    else if (wire === WIRE_FIXED64 && field === 7) span.startTimeUnixNano = r.fixed64();
-    else if (wire === WIRE_FIXED64 && field === 8) span.endTimeUnixNano = r.fixed64();
-    else if (wire === WIRE_LEN && field === 9) keyValue(r.bytes(), span.attributes);
-    else if (wire === WIRE_LEN && field === 13) {
-      const link = { traceId: '', spanId: '', attributes: {} as Attributes };
-      fields(r.bytes(), (f, w, rr) => {
-        if (w === WIRE_LEN && f === 1) link.traceId = hex(rr.bytes());
-        else if (w === WIRE_LEN && f === 2) link.spanId = hex(rr.bytes());
-        else if (w === WIRE_LEN && f === 4) keyValue(rr.bytes(), link.attributes);
-        else return false;
-        return true;
-      });
-      span.links.push(link);
-    } else if (wire === WIRE_LEN && field === 15) {
-      fields(r.bytes(), (f, w, rr) => {
-        if (w === WIRE_LEN && f === 2) span.status.message = text.decode(rr.bytes());
-        else if (w === WIRE_VARINT && f === 3) span.status.code = rr.int();
-        else return false;
-        return true;
-      });
-    } else return false;
-    return true;
-  });
-  return span;
-}
-
-function protobufLog(buf: Uint8Array, resource: Attributes, scope: string): ReceivedLog {
-  const log = {
-    timeUnixNano: 0n,
-    severityNumber: 0,
-    severityText: '',
-    body: null as AttributeValue,
-    attributes: {} as Attributes,
-    traceId: '',
-    spanId: '',
-    resource,
-    scope,
-  };
-  fields(buf, (field, wire, r) => {
-    if (wire === WIRE_FIXED64 && field === 1) log.timeUnixNano = r.fixed64();
-    else if (wire === WIRE_VARINT && field === 2) log.severityNumber = r.int();
-    else if (wire === WIRE_LEN && field === 3) log.severityText = text.decode(r.bytes());
-    else if (wire === WIRE_LEN && field === 5) log.body = anyValue(r.bytes());
-    else if (wire === WIRE_LEN && field === 6) keyValue(r.bytes(), log.attributes);
-    else if (wire === WIRE_LEN && field === 9) log.traceId = hex(r.bytes());
-    else if (wire === WIRE_LEN && field === 10) log.spanId = hex(r.bytes());
-    else return false;
-    return true;
-  });
-  return log;
-}
-
-function guard<T>(what: string, decode: () => T): T {
+/**
+ * A protobuf export request as the equivalent OTLP/JSON object, except that byte fields (IDs
+ * included) are base64 rather than hex: {@link ProtobufIds} says so to the mapping.
+ */
+export function decodeProtobufRequest(type: ExportRequestType, body: Uint8Array): unknown {
+  const message = root.lookupType(`otlp.${type}`);
   try {
-    return decode();
+    return message.toObject(message.decode(body), { longs: String, bytes: String, arrays: true });
   } catch (error) {
-    if (error instanceof OtlpDecodeError) throw error;
-    throw new OtlpDecodeError(`malformed ${what}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new OtlpDecodeError(`malformed ${type}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-/** An ExportTraceServiceRequest in protobuf. */
-export function decodeTracesProtobuf(body: Uint8Array): ReceivedSpan[] {
-  return guard('ExportTraceServiceRequest', () => walk(body, protobufSpan));
-}
-
-/** An ExportLogsServiceRequest in protobuf. */
-export function decodeLogsProtobuf(body: Uint8Array): ReceivedLog[] {
-  return guard('ExportLogsServiceRequest', () => walk(body, protobufLog));
-}
+/** How trace and span IDs are written: hex in OTLP/JSON, base64 after {@link decodeProtobufRequest}. */
+type IdEncoding = 'hex' | 'base64';
 
 // ---------------------------------------------------------------------------------------------
-// JSON (OTLP/HTTP JSON: lowerCamelCase fields, hex IDs, 64-bit integers as strings)
+// The OTLP/JSON shape (lowerCamelCase fields, 64-bit integers as strings), from either encoding
 
 type Json = Record<string, unknown>;
 const obj = (value: unknown): Json => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {});
 const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
-function jsonAnyValue(value: unknown): AttributeValue {
+export function jsonAnyValue(value: unknown): AttributeValue {
   const v = obj(value);
   if ('stringValue' in v) return str(v['stringValue']);
   if ('boolValue' in v) return v['boolValue'] === true;
@@ -312,7 +174,7 @@ function jsonAnyValue(value: unknown): AttributeValue {
   return null;
 }
 
-function jsonAttributes(list: unknown): Attributes {
+export function jsonAttributes(list: unknown): Attributes {
   const out: Attributes = {};
   for (const kv of arr(list)) out[str(obj(kv)['key'])] = jsonAnyValue(obj(kv)['value']);
   return out;
@@ -338,11 +200,14 @@ const nanos = (value: unknown): bigint => {
   }
 };
 
-export function decodeTracesJson(request: unknown): ReceivedSpan[] {
+const idOf = (value: unknown, encoding: IdEncoding): string =>
+  encoding === 'hex' ? str(value).toLowerCase() : Buffer.from(str(value), 'base64').toString('hex');
+
+function spans(request: unknown, ids: IdEncoding): ReceivedSpan[] {
   return jsonWalk(request, 'resourceSpans', 'scopeSpans', 'spans', (s, resource, scope) => ({
-    traceId: str(s['traceId']).toLowerCase(),
-    spanId: str(s['spanId']).toLowerCase(),
-    parentSpanId: str(s['parentSpanId']).toLowerCase(),
+    traceId: idOf(s['traceId'], ids),
+    spanId: idOf(s['spanId'], ids),
+    parentSpanId: idOf(s['parentSpanId'], ids),
     name: str(s['name']),
     kind: Number(s['kind'] ?? 0),
     startTimeUnixNano: nanos(s['startTimeUnixNano']),
@@ -350,8 +215,8 @@ export function decodeTracesJson(request: unknown): ReceivedSpan[] {
     attributes: jsonAttributes(s['attributes']),
     status: { code: Number(obj(s['status'])['code'] ?? 0), message: str(obj(s['status'])['message']) },
     links: arr(s['links']).map((l) => ({
-      traceId: str(obj(l)['traceId']).toLowerCase(),
-      spanId: str(obj(l)['spanId']).toLowerCase(),
+      traceId: idOf(obj(l)['traceId'], ids),
+      spanId: idOf(obj(l)['spanId'], ids),
       attributes: jsonAttributes(obj(l)['attributes']),
     })),
     resource,
@@ -359,16 +224,36 @@ export function decodeTracesJson(request: unknown): ReceivedSpan[] {
   }));
 }
 
-export function decodeLogsJson(request: unknown): ReceivedLog[] {
+function logs(request: unknown, ids: IdEncoding): ReceivedLog[] {
   return jsonWalk(request, 'resourceLogs', 'scopeLogs', 'logRecords', (l, resource, scope) => ({
     timeUnixNano: nanos(l['timeUnixNano']),
     severityNumber: Number(l['severityNumber'] ?? 0),
     severityText: str(l['severityText']),
     body: jsonAnyValue(l['body']),
     attributes: jsonAttributes(l['attributes']),
-    traceId: str(l['traceId']).toLowerCase(),
-    spanId: str(l['spanId']).toLowerCase(),
+    traceId: idOf(l['traceId'], ids),
+    spanId: idOf(l['spanId'], ids),
     resource,
     scope,
   }));
+}
+
+/** An ExportTraceServiceRequest in protobuf. */
+export function decodeTracesProtobuf(body: Uint8Array): ReceivedSpan[] {
+  return spans(decodeProtobufRequest('ExportTraceServiceRequest', body), 'base64');
+}
+
+/** An ExportLogsServiceRequest in protobuf. */
+export function decodeLogsProtobuf(body: Uint8Array): ReceivedLog[] {
+  return logs(decodeProtobufRequest('ExportLogsServiceRequest', body), 'base64');
+}
+
+/** An ExportTraceServiceRequest in OTLP/JSON. */
+export function decodeTracesJson(request: unknown): ReceivedSpan[] {
+  return spans(request, 'hex');
+}
+
+/** An ExportLogsServiceRequest in OTLP/JSON. */
+export function decodeLogsJson(request: unknown): ReceivedLog[] {
+  return logs(request, 'hex');
 }

@@ -1,12 +1,64 @@
 import { gzipSync } from 'node:zlib';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
-import { JsonLogsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  JsonLogsSerializer,
+  JsonMetricsSerializer,
+  JsonTraceSerializer,
+  ProtobufLogsSerializer,
+  ProtobufMetricsSerializer,
+  ProtobufTraceSerializer,
+} from '@opentelemetry/otlp-transformer';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, type ReadableLogRecord, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf, OtlpDecodeError } from './otlp-decode.js';
+import { decodeMetricsJson, decodeMetricsProtobuf } from './otlp-metrics.js';
 import { startOtlpReceiver } from './otlp-receiver.js';
+
+/** Real metrics (a counter, a histogram, a gauge) as the SDK collects them. */
+async function sampleMetrics(): Promise<ResourceMetrics> {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'spec' }), readers: [reader] });
+  const meter = provider.getMeter('durable-ops-spec');
+  meter.createCounter('durable_ops.runs.started').add(3, { queue: 'intents' });
+  meter.createHistogram('durable_ops.step.duration', { unit: 's' }).record(0.25, { 'step.name': 'CompileST' });
+  meter.createHistogram('durable_ops.step.duration', { unit: 's' }).record(0.75, { 'step.name': 'CompileST' });
+  meter.createObservableGauge('durable_ops.queue.depth').addCallback((r) => r.observe(7, { queue: 'intents' }));
+  await reader.forceFlush();
+  await provider.shutdown();
+  return exporter.getMetrics()[0]!;
+}
+
+describe('OTLP metric decoding (protobufjs, over what the exporters serialize)', () => {
+  it('reads counters, histograms and gauges from protobuf and JSON alike', async () => {
+    const metrics = await sampleMetrics();
+    const fromProtobuf = decodeMetricsProtobuf(ProtobufMetricsSerializer.serializeRequest(metrics)!);
+    const fromJson = decodeMetricsJson(JSON.parse(new TextDecoder().decode(JsonMetricsSerializer.serializeRequest(metrics))));
+    for (const decoded of [fromProtobuf, fromJson]) {
+      const byName = Object.fromEntries(decoded.map((m) => [m.name, m]));
+      expect(byName['durable_ops.runs.started']).toMatchObject({
+        kind: 'sum',
+        scope: 'durable-ops-spec',
+        points: [{ value: 3, attributes: { queue: 'intents' } }],
+      });
+      expect(byName['durable_ops.runs.started']!.resource).toMatchObject({ 'service.name': 'spec' });
+      expect(byName['durable_ops.step.duration']).toMatchObject({
+        kind: 'histogram',
+        unit: 's',
+        points: [{ count: 2, value: 1, attributes: { 'step.name': 'CompileST' } }],
+      });
+      expect(byName['durable_ops.queue.depth']).toMatchObject({ kind: 'gauge', points: [{ value: 7, attributes: { queue: 'intents' } }] });
+    }
+  });
+
+  it('refuses a body that is not an export request', () => {
+    expect(() => decodeMetricsProtobuf(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(OtlpDecodeError);
+    expect(() => decodeMetricsJson({ resourceSpans: [] })).toThrow(OtlpDecodeError);
+  });
+});
 
 /** Real spans and log records, serialized by the very serializers the OTLP exporters use. */
 function sampleSpans(): ReadableSpan[] {
@@ -134,9 +186,9 @@ describe('the loopback OTLP receiver', () => {
 
       expect(receiver.spans.length).toBe(spans.length * 2);
       expect(receiver.logs.length).toBe(2);
-      expect(receiver.exports).toEqual({ traces: 2, logs: 1 });
+      expect(receiver.exports).toEqual({ traces: 2, logs: 1, metrics: 0 });
 
-      expect((await post('/v1/metrics', '', { 'content-type': 'application/x-protobuf' })).status).toBe(404);
+      expect((await post('/v1/profiles', '', { 'content-type': 'application/x-protobuf' })).status).toBe(404);
       expect((await post('/v1/traces', 'x', { 'content-type': 'text/plain' })).status).toBe(415);
       expect((await post('/v1/traces', Uint8Array.from([0x0a, 0x05, 0x01]), { 'content-type': 'application/x-protobuf' })).status).toBe(400);
       expect(receiver.errors).toEqual([expect.stringMatching(/^POST \/v1\/traces \(application\/x-protobuf\): /)]);

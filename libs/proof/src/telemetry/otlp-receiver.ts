@@ -3,21 +3,24 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { decodeLogsJson, decodeLogsProtobuf, decodeTracesJson, decodeTracesProtobuf, type ReceivedLog, type ReceivedSpan } from './otlp-decode.js';
+import { decodeMetricsJson, decodeMetricsProtobuf, type ReceivedMetric } from './otlp-metrics.js';
 
 /**
  * A loopback OTLP/HTTP receiver (protobuf and JSON; gzip/deflate bodies) that keeps what it is
- * sent: POST /v1/traces and POST /v1/logs. For otlp:smoke and tests: point
- * OTEL_EXPORTER_OTLP_ENDPOINT at `url` and read `spans` / `logs`.
+ * sent: POST /v1/traces, /v1/logs and /v1/metrics. For otlp:smoke and tests: point
+ * OTEL_EXPORTER_OTLP_ENDPOINT at `url` and read `spans` / `logs` / `metrics`.
  */
 export interface OtlpReceiver {
   /** Base URL (http://127.0.0.1:PORT): what OTEL_EXPORTER_OTLP_ENDPOINT takes. */
   readonly url: string;
   readonly spans: readonly ReceivedSpan[];
   readonly logs: readonly ReceivedLog[];
+  /** Every metric of every export, in arrival order (cumulative: the last one per name is current). */
+  readonly metrics: readonly ReceivedMetric[];
   /** Requests that could not be decoded (answered 400), one line each. */
   readonly errors: readonly string[];
   /** Export requests accepted, per signal. */
-  readonly exports: { readonly traces: number; readonly logs: number };
+  readonly exports: { readonly traces: number; readonly logs: number; readonly metrics: number };
   /**
    * Resolves with `check()`'s first defined value, re-checked after every export received; rejects
    * after `timeoutMs` (naming `what`), or with what `check` throws.
@@ -55,8 +58,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const logs: ReceivedLog[] = [];
+  const metrics: ReceivedMetric[] = [];
   const errors: string[] = [];
-  const exports = { traces: 0, logs: 0 };
+  const exports = { traces: 0, logs: 0, metrics: 0 };
   const listeners = new Set<() => void>();
   const limit = options.maxBodyBytes ?? 16 * 1024 * 1024;
 
@@ -68,7 +72,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    const signal = path === '/v1/traces' ? 'traces' : path === '/v1/logs' ? 'logs' : undefined;
+    const signal = path === '/v1/traces' ? 'traces' : path === '/v1/logs' ? 'logs' : path === '/v1/metrics' ? 'metrics' : undefined;
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     const json = type === 'application/json';
     if (!signal) return answer(res, 404, true, { error: `no OTLP signal at ${path}` });
@@ -80,10 +84,14 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         const decoded = json ? decodeTracesJson(JSON.parse(body.toString('utf8'))) : decodeTracesProtobuf(body);
         spans.push(...decoded);
         exports.traces++;
-      } else {
+      } else if (signal === 'logs') {
         const decoded = json ? decodeLogsJson(JSON.parse(body.toString('utf8'))) : decodeLogsProtobuf(body);
         logs.push(...decoded);
         exports.logs++;
+      } else {
+        const decoded = json ? decodeMetricsJson(JSON.parse(body.toString('utf8'))) : decodeMetricsProtobuf(body);
+        metrics.push(...decoded);
+        exports.metrics++;
       }
     } catch (error) {
       const message = `${req.method} ${path} (${type}): ${error instanceof Error ? error.message : String(error)}`;
@@ -109,6 +117,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     url: `http://${host}:${address.port}`,
     spans,
     logs,
+    metrics,
     errors,
     exports,
     waitFor<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {

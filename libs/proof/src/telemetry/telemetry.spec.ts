@@ -27,13 +27,20 @@ function configError(env: Record<string, string>): string {
 
 describe('OTEL_* configuration', () => {
   it('is off without endpoints, with the default service name', () => {
-    expect(loadConfig({}).telemetry).toEqual({ tracesEndpoint: undefined, logsEndpoint: undefined, serviceName: 'durable-ops' });
+    expect(loadConfig({}).telemetry).toEqual({
+      tracesEndpoint: undefined,
+      logsEndpoint: undefined,
+      metricsEndpoint: undefined,
+      metricsExportIntervalMs: 60000,
+      serviceName: 'durable-ops',
+    });
   });
 
   it('derives the signal URLs from OTEL_EXPORTER_OTLP_ENDPOINT (a base, path kept, trailing slash or not)', () => {
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).telemetry).toMatchObject({
       tracesEndpoint: 'http://collector:4318/v1/traces',
       logsEndpoint: 'http://collector:4318/v1/logs',
+      metricsEndpoint: 'http://collector:4318/v1/metrics',
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/otlp/' }).telemetry).toMatchObject({
       tracesEndpoint: 'https://otlp.example.com/otlp/v1/traces',
@@ -45,9 +52,17 @@ describe('OTEL_* configuration', () => {
     const config = loadConfig({
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo:4318/custom/traces',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://mimir:4318/otlp/v1/metrics',
+      OTEL_METRIC_EXPORT_INTERVAL: '5000',
       OTEL_SERVICE_NAME: 'ops-api',
     }).telemetry;
-    expect(config).toEqual({ tracesEndpoint: 'http://tempo:4318/custom/traces', logsEndpoint: 'http://collector:4318/v1/logs', serviceName: 'ops-api' });
+    expect(config).toEqual({
+      tracesEndpoint: 'http://tempo:4318/custom/traces',
+      logsEndpoint: 'http://collector:4318/v1/logs',
+      metricsEndpoint: 'http://mimir:4318/otlp/v1/metrics',
+      metricsExportIntervalMs: 5000,
+      serviceName: 'ops-api',
+    });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://loki:3100/otlp/v1/logs' }).telemetry).toMatchObject({
       tracesEndpoint: undefined,
       logsEndpoint: 'http://loki:3100/otlp/v1/logs',
@@ -55,6 +70,10 @@ describe('OTEL_* configuration', () => {
   });
 
   it('refuses a bad endpoint or service name in one line naming the variable, never echoing the URL', () => {
+    expect(configError({ OTEL_METRIC_EXPORT_INTERVAL: '5s' })).toMatch(/^Invalid configuration: OTEL_METRIC_EXPORT_INTERVAL must be milliseconds/);
+    expect(configError({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'grpc://collector:4317' })).toMatch(
+      /OTEL_EXPORTER_OTLP_METRICS_ENDPOINT must be an http\(s\) URL/,
+    );
     const bad = configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318 secret' });
     expect(bad).toMatch(/^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/);
     expect(bad).not.toContain('secret');
