@@ -33,6 +33,7 @@ export class AppModule {
           logLevel: config.logLevel,
           warmConnections: config.appRole === 'api' ? API_SYSTEM_CONNECTIONS : SYSTEM_POOL_SIZE,
           preparedStatements: config.preparedStatements,
+          runs: config.runs,
           ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
         }),
         DataPlaneModule.forRoot({
