@@ -232,16 +232,16 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     const sleeper = await start('sleeper', `sleep/r${round}`, { delayMs: config.sleepMs });
     const cancelTarget = await start('cancel target', `cancel/r${round}`, { delayMs: 600_000 });
     const forkTarget = batch[rng.int(0, batch.length - 1)]!;
-    // DBOS records the sleep's wake-up time when the sleep starts: that is the original deadline.
+    // A delayed run waits DELAYED on its queue; DBOS records its deadline when the run is created.
     const sleeping = await until(
-      'the sleeper and the cancel target to enter their durable sleep',
+      'the sleeper and the cancel target to wait DELAYED',
       async () => {
-        const rows = await proofs.rows<{ workflow_uuid: string; started: string | null }>(
-          `SELECT workflow_uuid, started_at_epoch_ms AS started FROM dbos.operation_outputs WHERE workflow_uuid = ANY($1::text[]) AND function_name = 'DBOS.sleep'`,
+        const rows = await proofs.rows<{ workflow_uuid: string; due: string | null }>(
+          `SELECT workflow_uuid, delay_until_epoch_ms AS due FROM dbos.workflow_status WHERE workflow_uuid = ANY($1::text[]) AND status = 'DELAYED'`,
           [[sleeper, cancelTarget]],
         );
         const mine = rows.find((r) => r.workflow_uuid === sleeper);
-        return rows.length === 2 && mine ? Number(mine.started ?? Date.now()) : undefined;
+        return rows.length === 2 && mine?.due ? Number(mine.due) - config.sleepMs : undefined;
       },
       30_000,
       50,
@@ -298,8 +298,8 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     if (acked.cancel === 202 && cancelRows.length === 0) failures.push(`cancel of ${cancelTarget}: answered 202 before the kill, yet no OPS row survived`);
     cancelOutcome = cancelRows.length === 0 ? 'none' : acked.cancel === 202 ? 'acknowledged' : 'recovered';
     if (cancelOutcome === 'none') {
-      if (cancelStatus !== 'PENDING' && cancelStatus !== 'ENQUEUED')
-        failures.push(`cancel of ${cancelTarget}: no OPS row, and the run is ${cancelStatus} (want still sleeping)`);
+      if (cancelStatus !== 'PENDING' && cancelStatus !== 'ENQUEUED' && cancelStatus !== 'DELAYED')
+        failures.push(`cancel of ${cancelTarget}: no OPS row, and the run is ${cancelStatus} (want still waiting)`);
       expectStatus('POST cancel (again, after the restart)', await service.request('POST', `/api/ops/wf/${cancelTarget}/cancel`, actor, auth), 202);
     }
     const cancelled = await proofs.dbosStatuses([cancelTarget]);
