@@ -5,8 +5,8 @@ import { freePort, startService, type ServiceProcess } from './support/service-p
 /**
  * The built service as a user runs it: a separate process, driven over HTTP, killed with -9 and
  * restarted. Proves the Nest lifecycle order (workflows registered before DBOS.launch) lets DBOS
- * recover a run that was in flight when the process died, and that its durable sleep keeps its
- * original deadline.
+ * recover a run that was in flight when the process died, and that a delayed run (DELAYED on the
+ * queue, holding no slot) keeps its original deadline.
  */
 describe('the built service as a separate process', () => {
   let database: TestDatabase;
@@ -38,16 +38,13 @@ describe('the built service as a separate process', () => {
     expect(started.status).toBe(202);
     const runId = started.body.runId as string;
 
-    const waiting = await waitFor('the run to reach its durable sleep', async () => {
-      const res = await service!.request('GET', `/api/runs/${runId}`);
-      return res.body.status === 'waiting' ? res.body : undefined;
-    });
-    const decision = (await service.request('GET', `/api/runs/${runId}/artifacts`)).body.artifacts.find((a: { kind: string }) => a.kind === 'decision');
-    const deadline = Date.parse(decision.inline.decidedAt) + 20_000;
-    expect(waiting.nextAction).toBe('WAIT');
+    const waiting = (await service.request('GET', `/api/runs/${runId}`)).body;
+    expect(waiting).toMatchObject({ status: 'waiting', nextAction: 'WAIT', dbosStatus: 'DELAYED' });
+    // The delay counts from the run's creation.
+    const deadline = Date.parse(waiting.createdAt) + 20_000;
 
-    // Killed 3 s into its 20 s sleep.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(decision.inline.decidedAt) + 3000 - Date.now())));
+    // Killed 3 s into its 20 s wait.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(waiting.createdAt) + 3000 - Date.now())));
     service.child.kill('SIGKILL');
     expect(await service.exited()).toBe('SIGKILL');
 
@@ -67,7 +64,9 @@ describe('the built service as a separate process', () => {
     expect(finishedAt - deadline).toBeLessThan(4000);
 
     const steps = await service.request('GET', `/api/runs/${runId}/steps`);
-    expect(steps.body.steps.map((s: { name: string }) => s.name)).toEqual(['CompileST', 'ApplyPatchST', 'DecideST', 'DBOS.sleep', 'ExecuteST']);
+    // The wait was spent DELAYED on the queue: the run started once it was due, and did not sleep again.
+    expect(steps.body.steps.map((s: { name: string }) => s.name)).toEqual(['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST']);
+    expect(Date.parse(steps.body.steps[0].startedAt)).toBeGreaterThanOrEqual(deadline);
 
     service.child.kill('SIGTERM');
     expect(await service.exited()).toBe(0);

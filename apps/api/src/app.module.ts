@@ -34,6 +34,7 @@ export class AppModule {
           logLevel: config.logLevel,
           warmConnections: config.appRole === 'api' ? API_SYSTEM_CONNECTIONS : SYSTEM_POOL_SIZE,
           preparedStatements: config.preparedStatements,
+          runs: config.runs,
           ...(config.appRole === 'api' ? { listenQueues: [] } : {}),
           role: config.appRole,
           // Only processes that execute runs take over a gone executor's; an api process never does.

@@ -15,6 +15,8 @@ import { opsStatus, startRun as startRunOf } from '../../../test/support/runs.js
 const CLI = join(projectRoot(), 'dist', 'apps', 'ops-cli', 'src', 'main.js');
 const VIEWER = 'viewer-token-0123456789ab';
 const viewer = { authorization: `Bearer ${VIEWER}` };
+const OPERATOR = 'operator-token-0123456789';
+const op = { authorization: `Bearer ${OPERATOR}` };
 
 interface CliResult {
   code: number | null;
@@ -28,7 +30,7 @@ describe('ops CLI (built, against the real service database)', () => {
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-    t = await startTestApp({ OPS_API_TOKENS: `victor:viewer:${VIEWER}` });
+    t = await startTestApp({ OPS_API_TOKENS: `victor:viewer:${VIEWER},olga:operator:${OPERATOR}` });
     env = { ...process.env, DATABASE_URL: t.database.url, LOG_LEVEL: 'error', OPS_API_URL: t.baseUrl };
     delete env.OPS_ACTOR;
     delete env.OPS_REASON;
@@ -95,7 +97,7 @@ describe('ops CLI (built, against the real service database)', () => {
     const table = await cli(['list', '--status', 'ERROR', '--format', 'table']);
     const [header, ...rows] = table.stdout.trim().split('\n');
     expect(header).toMatch(/^workflowID\s+status\s+name\s+queue\s+createdAt\s+appVersion$/);
-    expect(rows.find((r) => r.startsWith(failedId))).toMatch(new RegExp(`^${failedId}\\s+ERROR\\s+IntentWorkflow\\s+intents\\s+\\d{4}-`));
+    expect(rows.find((r) => r.startsWith(failedId))).toMatch(new RegExp(`^${failedId}\\s+ERROR\\s+IntentWorkflow\\s+(intents|-)\\s+\\d{4}-`));
 
     const bad = await cli(['list', '--status', 'DONE']);
     expect(bad.code).toBe(2);
@@ -107,10 +109,10 @@ describe('ops CLI (built, against the real service database)', () => {
     const before = await opsRows();
     const res = await cli(['cancel', '--dry-run'], `# the run behind the stuck deploy\n${waiting}   # waiting 60 s\n\n`);
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain(`${waiting} PENDING → would cancel`);
+    expect(res.stdout).toContain(`${waiting} DELAYED → would cancel`);
     expect(res.stdout).toContain('dry run, nothing changed: would do 1 / conflict 0 / not found 0 / invalid 0 / failed 0');
     expect(await opsRows()).toHaveLength(before.length);
-    expect((await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body.status).toBe('PENDING');
+    expect((await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body.status).toBe('DELAYED');
     expect((await t.request('GET', `/api/runs/${waiting}`)).body.status).toBe('waiting');
   });
 
@@ -118,7 +120,7 @@ describe('ops CLI (built, against the real service database)', () => {
     const waiting = await sleepingRun();
     const res = await cli(['cancel'], `${waiting}\n`);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(new RegExp(`^${waiting} PENDING → cancelled \\(action act_\\w+\\)$`, 'm'));
+    expect(res.stdout).toMatch(new RegExp(`^${waiting} DELAYED → cancelled \\(action act_\\w+\\)$`, 'm'));
     expect(res.stdout).toContain('done 1 / conflict 0 / not found 0 / invalid 0 / failed 0');
     await dbosStatus(waiting, ['CANCELLED']);
     expect((await t.request('GET', `/api/runs/${waiting}`)).body).toMatchObject({ status: 'canceled', nextAction: 'RESUME' });
@@ -217,7 +219,8 @@ describe('ops CLI (built, against the real service database)', () => {
 
     const waiting = await sleepingRun();
     const asleep = await cli(['triage', waiting], '', { OPS_API_URL: closed });
-    expect(asleep.stdout).toMatch(/VERDICT: sleeping \(durable DBOS\.sleep, step 4\) until \d{4}-/);
+    // A delayed run waits DELAYED on its queue, not in a DBOS.sleep.
+    expect(asleep.stdout).toMatch(/VERDICT: delayed until \d{4}-/);
     expect(asleep.stdout).toMatch(/NEXT ACTION: the service is down[^\n]*start it/);
 
     const missing = await cli(['triage', 'run_does_not_exist']);
@@ -226,7 +229,12 @@ describe('ops CLI (built, against the real service database)', () => {
   });
 
   it("refuses to launch under a running service's executor ID (it would re-enqueue the service's in-flight runs)", async () => {
+    // A PENDING run of the service: a delayed run resumed before its deadline sleeps the rest in DBOS.sleep.
     const waiting = await sleepingRun();
+    expect((await t.request('POST', `/api/ops/wf/${waiting}/cancel`, { actor: 'cli test', reason: 'to resume it' }, op)).status).toBe(202);
+    await dbosStatus(waiting, ['CANCELLED']);
+    expect((await t.request('POST', `/api/ops/wf/${waiting}/resume`, { actor: 'cli test', reason: 'sleep in the process' }, op)).status).toBe(202);
+    await dbosStatus(waiting, ['PENDING']);
     const service = `test-${t.database.name}`; // startTestApp's DBOS_EXECUTOR_ID
     expect((await t.request('GET', `/api/ops/wf/${waiting}`, undefined, viewer)).body.executorId).toBe(service);
     const res = await cli(['list'], '', { DBOS_EXECUTOR_ID: service });

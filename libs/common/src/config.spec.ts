@@ -160,3 +160,30 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig: run execution (RUN_*)', () => {
+  it('defaults to 16 slots per process, 50 ms queue polls, direct start on, no global limit', () => {
+    expect(loadConfig({}).runs).toEqual({ concurrency: 16, globalConcurrency: undefined, queuePollMs: 50, directStart: true });
+  });
+
+  it('reads every RUN_* variable', () => {
+    expect(loadConfig({ RUN_CONCURRENCY: '4', RUN_GLOBAL_CONCURRENCY: '32', RUN_QUEUE_POLL_MS: '200', RUN_DIRECT_START: 'off' }).runs).toEqual({
+      concurrency: 4,
+      globalConcurrency: 32,
+      queuePollMs: 200,
+      directStart: false,
+    });
+  });
+
+  it.each([
+    ['RUN_CONCURRENCY', '0'],
+    ['RUN_CONCURRENCY', '1.5'],
+    ['RUN_CONCURRENCY', '1001'],
+    ['RUN_GLOBAL_CONCURRENCY', '-1'],
+    ['RUN_QUEUE_POLL_MS', '5'],
+    ['RUN_QUEUE_POLL_MS', 'fast'],
+    ['RUN_DIRECT_START', 'yes'],
+  ])('refuses %s=%s with one line naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
+  });
+});

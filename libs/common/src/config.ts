@@ -37,6 +37,15 @@ export interface AppConfig {
   readonly production: boolean;
   /** OTLP export (traces, logs, metrics; each off without its endpoint). Metrics are always served at GET /metrics. */
   readonly telemetry: TelemetryConfig;
+  /** How runs execute: RUN_CONCURRENCY, RUN_GLOBAL_CONCURRENCY, RUN_QUEUE_POLL_MS, RUN_DIRECT_START. */
+  readonly runs: RunsConfig;
+}
+
+export interface RunsConfig {
+  readonly concurrency: number;
+  readonly globalConcurrency: number | undefined;
+  readonly queuePollMs: number;
+  readonly directStart: boolean;
 }
 
 export interface TelemetryConfig {
@@ -74,6 +83,14 @@ function port(env: Env, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < 1 || value > 65535) throw new ConfigError(name, `must be a port number 1..65535 (got "${raw}")`);
+  return value;
+}
+
+function integer(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) throw new ConfigError(name, `must be an integer ${min}..${max} (got "${raw}")`);
   return value;
 }
 
@@ -226,5 +243,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimit,
     production,
     telemetry: telemetry(env),
+    runs: {
+      concurrency: integer(env, 'RUN_CONCURRENCY', 1, 1000) ?? 16,
+      globalConcurrency: integer(env, 'RUN_GLOBAL_CONCURRENCY', 1, 100_000),
+      queuePollMs: integer(env, 'RUN_QUEUE_POLL_MS', 10, 60_000) ?? 50,
+      directStart: oneOf(env, 'RUN_DIRECT_START', ['on', 'off'], 'on') === 'on',
+    },
   };
 }

@@ -81,10 +81,12 @@ describe('CreateIntentRequest', () => {
   });
 
   it('accepts a full intent with every constraint at its bounds', () => {
+    // notBefore a minute inside its cap (24 h from now), so the check's own clock cannot cross it.
+    const notBefore = new Date(Date.now() + 86_400_000 - 60_000).toISOString();
     const body = intent({
       goal: 'g'.repeat(2000),
       inputs: { tasks: tasks(100), data: { k: 1 } },
-      constraints: { delayMs: 86_400_000, notBefore: '2030-01-01T00:00:00Z', maxAttempts: 10, taskTimeoutMs: 3_600_000, dryRun: true },
+      constraints: { delayMs: 86_400_000, notBefore, maxAttempts: 10, taskTimeoutMs: 3_600_000, dryRun: true },
       connectors: ['echo', 'http', 'my_conn-2'],
     });
     expect(validate(CreateIntentRequest, body).details).toEqual([]);
@@ -288,6 +290,8 @@ describe('CreateIntentRequest', () => {
     ['notBefore', 'tomorrow'],
     ['notBefore', '2030-13-01T00:00:00Z'],
     ['notBefore', 1_900_000_000_000],
+    ['notBefore', '9999-12-31T23:59:59Z'],
+    ['notBefore', new Date(Date.now() + 86_400_000 + 60_000).toISOString()],
     ['dryRun', 'true'],
     ['dryRun', 1],
   ])('rejects constraints.%s = %p', (name, value) => {

@@ -17,6 +17,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from './page.schema.js';
@@ -63,9 +64,17 @@ export class IntentConstraints {
   @Max(86_400_000)
   delayMs?: number;
 
-  @ApiPropertyOptional({ description: 'Do not execute before this instant (ISO 8601)', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Do not execute before this instant (ISO 8601), at most 24 h from now', format: 'date-time' })
   @IsOptional()
   @IsISO8601({ strict: true })
+  @ValidateBy({
+    name: 'notBeforeWithin24h',
+    validator: {
+      // Like delayMs: a run waits at most a day. An unparsable value is IsISO8601's to report.
+      validate: (value: unknown) => typeof value !== 'string' || Number.isNaN(Date.parse(value)) || Date.parse(value) - Date.now() <= 86_400_000,
+      defaultMessage: () => 'notBefore must be at most 24 h (86400000 ms) from now',
+    },
+  })
   notBefore?: string;
 
   @ApiPropertyOptional({ description: 'ExecuteST attempts on transient errors', minimum: 1, maximum: 10, default: 3 })

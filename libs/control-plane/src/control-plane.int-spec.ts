@@ -175,7 +175,7 @@ describe('control plane: the exact six routes', () => {
     await waitFor('the run to sleep', async () => ((await t.request('GET', `/api/runs/${waiting}`)).body.status === 'waiting' ? true : undefined));
     const notDone = await t.request('POST', `/api/ops/wf/${waiting}/fork`, { ...why, stepN: 1 }, op);
     expect(notDone.status).toBe(409);
-    expect(notDone.body.status).toBe('PENDING');
+    expect(notDone.body.status).toBe('DELAYED');
     expect((await t.request('POST', `/api/ops/wf/${waiting}/cancel`, why, op)).status).toBe(202);
     await dbosStatus(waiting, ['CANCELLED']);
     const unknownVersion = await t.request('POST', `/api/ops/wf/${waiting}/fork`, { ...why, stepN: 1, appVersion: 'never-deployed' }, op);

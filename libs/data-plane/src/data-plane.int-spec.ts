@@ -1,3 +1,4 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -128,20 +129,44 @@ describe('data plane on real Postgres + DBOS', () => {
     expect(view.error.message).toContain('transient failure 2 of 5');
   });
 
-  it('delayMs becomes a durable sleep step between DecideST and ExecuteST', async () => {
+  it('a delayed run waits DELAYED on the queue (no slot, no sleep step) and runs once its delay, counted from its creation, is over', async () => {
     const intentId = await createIntent(echoIntent('later', { delayMs: 1500 }));
     const run = await startRun(intentId);
-    const waiting = await waitFor('the run to wait', async () => {
-      const res = await t.request('GET', `/api/runs/${run.runId}`);
-      return res.body.status === 'waiting' ? res.body : undefined;
-    });
-    expect(waiting.nextAction).toBe('WAIT');
+    const waiting = await t.request('GET', `/api/runs/${run.runId}`);
+    expect(waiting.body).toMatchObject({ status: 'waiting', nextAction: 'WAIT', dbosStatus: 'DELAYED' });
     const view = await settled(run.runId);
     expect(view.status).toBe('succeeded');
     const steps = await t.request('GET', `/api/runs/${run.runId}/steps`);
-    expect(steps.body.steps.map((s: { name: string }) => s.name)).toEqual(['CompileST', 'ApplyPatchST', 'DecideST', 'DBOS.sleep', 'ExecuteST']);
-    const sleep = steps.body.steps[3];
-    expect(sleep.durationMs).toBeGreaterThanOrEqual(1400);
+    // The delay was spent on the queue: DecideST finds it over and does not sleep a second time.
+    expect(steps.body.steps.map((s: { name: string }) => s.name)).toEqual(['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST']);
+    expect(Date.parse(steps.body.steps[0].startedAt) - Date.parse(waiting.body.createdAt)).toBeGreaterThanOrEqual(1500);
+    const decision = (await t.request('GET', `/api/runs/${run.runId}/artifacts`)).body.artifacts.find((a: { kind: string }) => a.kind === 'decision');
+    expect(decision.inline).toMatchObject({ execute: true, delayMs: 0 });
+  });
+
+  it('delayed runs hold no execution slot: with 200 runs delayed (16+ for a day) an immediate run still succeeds at once; cancelling them frees nothing because they held nothing', async () => {
+    const later = await createIntent(echoIntent('tomorrow', { delayMs: 86_400_000 }));
+    const soon = await createIntent(echoIntent('in a minute', { delayMs: 60_000 }));
+    const delayed: string[] = [];
+    for (let i = 0; i < 200; i++) delayed.push((await startRun(i < 20 ? later : soon)).runId);
+    const statuses = await t.db
+      .selectFrom('dbos.workflow_status' as never)
+      .select(['status' as never])
+      .where('workflow_uuid' as never, 'in', delayed as never)
+      .execute();
+    expect(statuses.map((r) => (r as { status: string }).status)).toEqual(delayed.map(() => 'DELAYED'));
+
+    const now = await createIntent(echoIntent('now'));
+    const started = Date.now();
+    const runs = await Promise.all(Array.from({ length: 20 }, () => startRun(now)));
+    for (const run of runs) expect((await settled(run.runId, 10_000)).status).toBe('succeeded');
+    // Far below the queue's poll-and-claim path if slots were taken: every run started at once.
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    // Cancelling a delayed run is immediate and leaves the others waiting.
+    await DBOS.cancelWorkflow(delayed[0]!);
+    expect((await t.request('GET', `/api/runs/${delayed[0]}`)).body.dbosStatus).toBe('CANCELLED');
+    expect((await t.request('GET', `/api/runs/${delayed[1]}`)).body.dbosStatus).toBe('DELAYED');
   });
 
   it('idempotencyKey makes POST /api/runs idempotent, and conflicts across intents', async () => {
@@ -180,6 +205,8 @@ describe('data plane on real Postgres + DBOS', () => {
       ['delayMs out of range', echoIntent('v', { delayMs: -1 })],
       ['maxAttempts too high', echoIntent('v', { maxAttempts: 11 })],
       ['notBefore not a time', echoIntent('v', { notBefore: 'tomorrow' })],
+      ['notBefore more than 24 h ahead', echoIntent('v', { notBefore: '9999-12-31T00:00:00Z' })],
+      ['notBefore 25 h ahead', echoIntent('v', { notBefore: new Date(Date.now() + 25 * 3_600_000).toISOString() })],
       ['missing constraints', { goal: 'g', inputs: echoIntent().inputs }],
       ['array body', [echoIntent()]],
       ['NUL in the goal', { ...echoIntent(), goal: 'a\u0000b' }],

@@ -1,7 +1,7 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
-import { type AppStepOptions, continueWorkflowTrace, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import { type AppStepOptions, continueWorkflowTrace, DbosService, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
 import { serviceMetrics, timedStep } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
@@ -41,6 +41,8 @@ export interface IntentWorkflowInput {
    * workflow span continues that trace, across the queue. A fork copies it; for a fork it is a link.
    */
   readonly trace?: TraceCarrier;
+  /** When the run was created (epoch ms): its delay counts from here, so a run that waited on the queue does not sleep again. */
+  readonly createdAtMs?: number;
 }
 
 export interface CompiledPlan extends Plan {
@@ -93,9 +95,13 @@ export class IntentWorkflow {
     private readonly connectors: ConnectorRegistry,
     db: Database,
     @Inject(SHARED_DATABASE) sharedDatabase: boolean,
+    dbos: DbosService,
   ) {
     this.steps = { db, sharedDatabase };
-    this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => this.pipeline(input), { name: INTENT_WORKFLOW_NAME });
+    // Every execution holds one of the process's run slots, however it started (see ExecutionSlots).
+    this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => dbos.slots.hold(DBOS.workflowID ?? '', () => this.pipeline(input)), {
+      name: INTENT_WORKFLOW_NAME,
+    });
   }
 
   private async pipeline(input: IntentWorkflowInput): Promise<ExecutionReport> {
@@ -114,7 +120,7 @@ export class IntentWorkflow {
         current = 'ApplyPatchST';
         const patch = await runAppStep('ApplyPatchST', this.steps, (sql) => this.applyPatch(sql, runId, plan));
         current = 'DecideST';
-        const decision = await runAppStep('DecideST', this.steps, (sql) => this.decide(sql, runId, plan, patch));
+        const decision = await runAppStep('DecideST', this.steps, (sql) => this.decide(sql, runId, plan, patch, input.createdAtMs));
         return { plan, patch, decision };
       });
       if (decision.delayMs > 0) {
@@ -190,7 +196,7 @@ export class IntentWorkflow {
     return patch;
   }
 
-  private async decide(sql: StepSql, runId: string, plan: CompiledPlan, patch: Patch): Promise<Decision> {
+  private async decide(sql: StepSql, runId: string, plan: CompiledPlan, patch: Patch, createdAtMs: number | undefined): Promise<Decision> {
     // On the app pool, a re-run after its statement committed but before DBOS checkpointed the step
     // finds the decision recorded: it stands. (With the checkpoint in the same transaction, no such gap.)
     if (!sql.withCheckpoint) {
@@ -198,7 +204,7 @@ export class IntentWorkflow {
       if (recorded !== undefined) return recorded as Decision;
     }
     const startedAt = new Date();
-    const decision = decide(plan.constraints, patch, startedAt.getTime());
+    const decision = decide(plan.constraints, patch, startedAt.getTime(), createdAtMs);
     await this.runs.recordStep(
       {
         runId,

@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TASK_TIMEOUT_MS, ExplicitTaskPlanner, applyConstraints, decide, taskKey, type IntentPayload } from './planner.js';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_TASK_TIMEOUT_MS,
+  ExplicitTaskPlanner,
+  applyConstraints,
+  decide,
+  notBeforeMs,
+  taskKey,
+  type IntentPayload,
+} from './planner.js';
 
 const echo = (value: unknown) => ({ connector: 'echo', args: { value } });
 
@@ -138,5 +147,23 @@ describe('decide', () => {
     const constraints = { delayMs: 100, notBefore: '2025-06-01T12:00:01Z' };
     expect(decide(constraints, run, now)).toEqual(decide(constraints, run, now));
     expect(decide(constraints, run, now + 500).delayMs).toBe(500);
+  });
+
+  it("counts the delay from the run's creation: a run that already waited it out on the queue does not sleep again", () => {
+    const created = now - 1_500;
+    expect(decide({ delayMs: 1_500 }, run, now, created).delayMs).toBe(0);
+    expect(decide({ delayMs: 2_000 }, run, now, created).delayMs).toBe(500);
+    expect(decide({ notBefore: '2025-06-01T12:00:01Z', delayMs: 1_000 }, run, now, created).delayMs).toBe(1_000);
+  });
+});
+
+describe('notBeforeMs', () => {
+  const origin = Date.parse('2025-06-01T12:00:00Z');
+  it('is the creation plus delayMs, or notBefore when later', () => {
+    expect(notBeforeMs({}, origin)).toBe(origin);
+    expect(notBeforeMs({ delayMs: 1_500 }, origin)).toBe(origin + 1_500);
+    expect(notBeforeMs({ delayMs: 1_500, notBefore: '2025-06-01T12:00:03Z' }, origin)).toBe(origin + 3_000);
+    expect(notBeforeMs({ delayMs: 5_000, notBefore: '2025-06-01T12:00:03Z' }, origin)).toBe(origin + 5_000);
+    expect(notBeforeMs({ notBefore: '2025-06-01T11:00:00Z' }, origin)).toBe(origin);
   });
 });

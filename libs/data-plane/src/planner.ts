@@ -82,10 +82,23 @@ export interface Decision {
   readonly reason: string;
 }
 
-/** DecideST: what runs and when. `now` is the step's clock, checkpointed with its output. */
-export function decide(constraints: IntentPayload['constraints'], patch: Patch, now: number): Decision {
+/**
+ * When a run may execute: its creation (`origin`, epoch ms) plus delayMs, or notBefore if later.
+ * Fixed when the run is created, so the wait happens once, wherever it happens (see DecideST).
+ */
+export function notBeforeMs(constraints: IntentPayload['constraints'], origin: number): number {
+  const notBefore = constraints.notBefore ? Date.parse(constraints.notBefore) : Number.NEGATIVE_INFINITY;
+  return Math.max(origin + (constraints.delayMs ?? 0), notBefore);
+}
+
+/**
+ * DecideST: what runs and when. `now` is the step's clock, checkpointed with its output; the delay
+ * counts from `origin`, the run's creation (a run that already waited its delay on the queue does
+ * not wait again). Without an origin (runs enqueued by an older version), from `now`.
+ */
+export function decide(constraints: IntentPayload['constraints'], patch: Patch, now: number, origin: number = now): Decision {
+  const delayMs = Math.max(0, notBeforeMs(constraints, origin) - now);
   const untilNotBefore = constraints.notBefore ? Math.max(0, Date.parse(constraints.notBefore) - now) : 0;
-  const delayMs = Math.max(constraints.delayMs ?? 0, untilNotBefore);
   const reasons: string[] = [];
   if (patch.dryRun) reasons.push('dry run: tasks are planned, not executed');
   if (constraints.delayMs) reasons.push(`delayMs ${constraints.delayMs}`);

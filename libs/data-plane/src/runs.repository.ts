@@ -31,6 +31,8 @@ export interface NewRun {
   forkedFrom?: string | null;
   /** The trace the run belongs to (the request's), when tracing is on. */
   traceId?: string | null;
+  /** `waiting` for a run created with a delay (it waits DELAYED on the queue). Default: queued. */
+  status?: 'queued' | 'waiting';
 }
 
 export interface ArtifactInput {
@@ -163,7 +165,7 @@ export class RunsRepository {
       WITH intent AS (SELECT id FROM app.intents WHERE id = ${run.intentId}),
       inserted AS (
         INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id)
-        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, 'queued', 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}
+        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, ${run.status ?? 'queued'}, 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}
           FROM intent
         ON CONFLICT DO NOTHING
         RETURNING ${columns}, ${createdKeySql} AS created_key, true AS created

@@ -16,7 +16,13 @@ import {
 import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
 import { serviceMetrics } from '#dbos';
 import { IntentWorkflow } from './intent.workflow.js';
+import { IntentsRepository } from './intents.repository.js';
+import { type IntentPayload, notBeforeMs } from './planner.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
+
+type Constraints = IntentPayload['constraints'];
+/** Intents are immutable (content-addressed): their constraints are read once per process, up to this many. */
+const CONSTRAINTS_CACHE_SIZE = 10_000;
 
 @Injectable()
 export class RunsService {
@@ -24,15 +30,22 @@ export class RunsService {
     private readonly runs: RunsRepository,
     private readonly workflow: IntentWorkflow,
     private readonly dbos: DbosService,
+    private readonly intents: IntentsRepository,
   ) {}
 
+  private readonly constraintsCache = new Map<string, Constraints>();
+
   /**
-   * Writes the run row (one statement, which also checks the intent), then enqueues the workflow
-   * under the run ID. Both are idempotent, so a retried request (same idempotencyKey) repairs a
-   * start that a crash cut in half.
+   * Writes the run row (one statement, which also checks the intent), then starts the workflow
+   * under the run ID: in this process when it has room, else on the queue (DbosService.startRun);
+   * a delayed run waits DELAYED on the queue until its deadline, holding no execution slot. Both
+   * are idempotent, so a retried request (same idempotencyKey) repairs a start that a crash cut in half.
    */
   async start(request: StartRunRequest): Promise<{ run: RunHeader; created: boolean }> {
     const runId = newRunId(request.idempotencyKey);
+    const constraints = await this.constraintsOf(request.intentId);
+    if (!constraints) throw new NotFound(`intent ${request.intentId} not found`);
+    const delayed = notBeforeMs(constraints, Date.now()) > Date.now();
     // With tracing on: the request's trace context travels with the workflow through the queue.
     const trace = traceCarrier(runId);
     const started = await this.runs.start({
@@ -42,6 +55,7 @@ export class RunsService {
       lineageRoot: runId,
       queue: DEFAULT_QUEUE,
       traceId: trace ? carrierTraceId(trace) : null,
+      status: delayed ? 'waiting' : 'queued',
     });
     if (!started) throw new NotFound(`intent ${request.intentId} not found`);
     const { row, created } = started;
@@ -52,13 +66,34 @@ export class RunsService {
         'use a new idempotencyKey for a different intent',
       );
     }
-    await this.dbos.enqueue(
+    // The deadline counts from the row's creation, so a retried request does not push it back.
+    const createdAtMs = row.created_at.getTime();
+    await this.dbos.startRun(
       this.workflow.workflow,
-      { workflowID: runId, queueName: DEFAULT_QUEUE, priority: request.priority, timeoutMS: request.timeoutMS, queuePartitionKey: request.queuePartitionKey },
-      { intentId: row.intent_id, lineageRoot: row.lineage_root, ...(trace ? { trace } : {}) },
+      {
+        workflowID: runId,
+        queueName: DEFAULT_QUEUE,
+        priority: request.priority,
+        timeoutMS: request.timeoutMS,
+        queuePartitionKey: request.queuePartitionKey,
+        notBeforeMs: notBeforeMs(constraints, createdAtMs),
+        mayStartHere: created,
+      },
+      { intentId: row.intent_id, lineageRoot: row.lineage_root, createdAtMs, ...(trace ? { trace } : {}) },
     );
     if (created) serviceMetrics()?.runStarted(DEFAULT_QUEUE);
     return { run: toHeader(row), created };
+  }
+
+  private async constraintsOf(intentId: string): Promise<Constraints | undefined> {
+    const cached = this.constraintsCache.get(intentId);
+    if (cached) return cached;
+    const intent = await this.intents.find(intentId);
+    if (!intent) return undefined;
+    const constraints = (intent.payload as unknown as IntentPayload).constraints;
+    if (this.constraintsCache.size >= CONSTRAINTS_CACHE_SIZE) this.constraintsCache.clear();
+    this.constraintsCache.set(intentId, constraints);
+    return constraints;
   }
 
   async list(query: ListRunsQuery): Promise<RunPage> {

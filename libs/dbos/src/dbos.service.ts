@@ -4,8 +4,9 @@ import pg from 'pg';
 import { applySystemSql, createPool, warmPool } from '#db';
 import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
+import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
-import { QUEUES, isQueueName, type QueueName } from './queues.js';
+import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
 
 export * from './dbos-telemetry.js';
 
@@ -41,6 +42,8 @@ export interface DbosOptions {
   readonly livenessWaitMs?: number;
   /** Called when the liveness connection is lost while running. Default: log and exit the process (fail-stop). */
   readonly onLivenessLost?: (reason: string) => void;
+  /** How runs execute here (default DEFAULT_RUN_EXECUTION). */
+  readonly runs?: RunExecution;
 }
 
 export const EXECUTOR_SWEEP_WORKFLOW = 'ExecutorSweepWorkflow';
@@ -61,6 +64,13 @@ export interface EnqueueParams {
   readonly queuePartitionKey?: string | undefined;
 }
 
+export interface StartRunParams extends EnqueueParams {
+  /** The run may not start before this instant (epoch ms): it waits DELAYED on the queue, holding no slot. */
+  readonly notBeforeMs?: number | undefined;
+  /** False: always through the queue (e.g. a retried request, whose workflow may already exist). Default true. */
+  readonly mayStartHere?: boolean;
+}
+
 /** DBOS's system pool: one connection per run the intents queue may execute here at once (16), and 8 for the rest. */
 export const SYSTEM_POOL_SIZE = QUEUES.intents.workerConcurrency + 8;
 
@@ -78,8 +88,13 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   private lock: ExecutorLock | undefined;
   /** The scheduled sweep; registered in every process (before launch), scheduled only where takeoverSchedule is set. */
   readonly sweepWorkflow: () => Promise<void>;
+  private readonly runs: RunExecution;
+  /** Every run executing in this process, however it started (see ExecutionSlots). */
+  readonly slots: ExecutionSlots;
 
   constructor(@Inject(DBOS_OPTIONS) private readonly options: DbosOptions) {
+    this.runs = options.runs ?? DEFAULT_RUN_EXECUTION;
+    this.slots = new ExecutionSlots(this.runs.concurrency);
     // TakeoverST's output (who was taken over, which workflows) stays in the step's checkpoint.
     this.sweepWorkflow = DBOS.registerWorkflow(
       async () => {
@@ -87,6 +102,11 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       },
       { name: EXECUTOR_SWEEP_WORKFLOW },
     );
+  }
+
+  /** Whether this process executes runs (role all or worker): it dequeues the intents queue. */
+  get executesRuns(): boolean {
+    return this.options.listenQueues === undefined || this.options.listenQueues.includes(DEFAULT_QUEUE);
   }
 
   get launched(): boolean {
@@ -129,7 +149,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     });
     await DBOS.launch();
     await applySystemSql(this.options.systemDatabaseUrl);
-    for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, options);
+    for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, name === DEFAULT_QUEUE ? intentsQueueOptions(this.runs) : options);
     await registerExecutor(this.pool, this.identity, this.options.role ?? 'all');
     if (this.options.takeoverSchedule !== undefined) {
       await this.takeOver();
@@ -214,8 +234,46 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     return pool;
   }
 
+  /**
+   * Starts a run under its (idempotent) workflow ID: right here, with no queue in between, when this
+   * process executes runs and has a free slot; otherwise on its queue, where a worker dequeues it
+   * (a delayed run always: DELAYED until due, it holds no slot anywhere). The direct start records
+   * the workflow PENDING under this executor, so it is recovered like any other run.
+   * Resolves to whether it started here.
+   */
+  async startRun<Args extends unknown[], R>(workflow: (...args: Args) => Promise<R>, params: StartRunParams, ...args: Args): Promise<boolean> {
+    const delayMs = params.notBeforeMs === undefined ? 0 : params.notBeforeMs - Date.now();
+    const direct =
+      delayMs <= 0 &&
+      params.mayStartHere !== false &&
+      this.runs.directStart &&
+      this.runs.globalConcurrency === undefined &&
+      params.queuePartitionKey === undefined &&
+      this.executesRuns &&
+      this.slots.tryReserve(params.workflowID);
+    if (!direct) {
+      await this.enqueue(workflow, delayMs > 0 ? { ...params, delaySeconds: delayMs / 1000 } : params, ...args);
+      return false;
+    }
+    try {
+      await DBOS.startWorkflow(workflow, {
+        workflowID: params.workflowID,
+        ...(params.timeoutMS !== undefined ? { timeoutMS: params.timeoutMS } : {}),
+      })(...args);
+    } finally {
+      // The workflow function takes its reservation as it starts; one left means it did not start
+      // here (the ID already existed, or the start failed).
+      this.slots.cancelReservation(params.workflowID);
+    }
+    return true;
+  }
+
   /** Starts `workflow` on a registered queue under a caller-chosen (idempotent) workflow ID. */
-  async enqueue<Args extends unknown[], R>(workflow: (...args: Args) => Promise<R>, params: EnqueueParams, ...args: Args): Promise<WorkflowHandle<R>> {
+  async enqueue<Args extends unknown[], R>(
+    workflow: (...args: Args) => Promise<R>,
+    params: EnqueueParams & { readonly delaySeconds?: number },
+    ...args: Args
+  ): Promise<WorkflowHandle<R>> {
     if (!isQueueName(params.queueName)) throw new UnknownQueueError(params.queueName);
     return DBOS.startWorkflow(workflow, {
       workflowID: params.workflowID,
@@ -224,6 +282,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       enqueueOptions: {
         ...(params.priority !== undefined ? { priority: params.priority } : {}),
         ...(params.queuePartitionKey !== undefined ? { queuePartitionKey: params.queuePartitionKey } : {}),
+        ...(params.delaySeconds !== undefined ? { delaySeconds: params.delaySeconds } : {}),
       },
     })(...args);
   }

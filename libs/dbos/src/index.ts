@@ -7,3 +7,4 @@ export * from './app-step.js';
 export * from './admission.js';
 export * from './executor-liveness.js';
 export * from './service-metrics.js';
+export * from './execution-slots.js';

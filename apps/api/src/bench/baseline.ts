@@ -5,9 +5,12 @@ import { completion, postgresCpuMs, progress, sleep, STATS_SETTLE_MS, until, wit
 
 /**
  * The baseline: bare DBOS, no HTTP, no Nest, no app tables. A workflow with the pipeline's four
- * steps (doing no work), enqueued on a queue registered with exactly the service's `intents` queue
- * options (so the same worker concurrency and polling), N of them, enqueued by as many concurrent
- * callers as the end-to-end phase has HTTP connections. Reports workflows/s and commits/workflow.
+ * steps (doing no work), run two ways:
+ * - queued: N of them enqueued on a queue registered with exactly the service's default `intents`
+ *   queue options (same worker concurrency and polling), by as many concurrent callers as the
+ *   end-to-end phase has HTTP connections; also commits/workflow;
+ * - direct (the ceiling): N of them started with DBOS.startWorkflow and no queue, at several
+ *   concurrencies; the best is the figure the service is compared with.
  *
  * Run by bench/main.ts as a separate process (DBOS is a process-wide singleton), on its own database:
  *   BENCH_BASELINE='{"url":"postgres://…","count":200,"concurrency":8,"warmup":16,"timeoutMs":60000}' node dist/apps/api/src/bench/baseline.js
@@ -26,6 +29,18 @@ interface BaselineParams {
   readonly measureCommits?: boolean;
   /** The local Postgres server's process, to measure its CPU per workflow (none: not measured). */
   readonly postmaster?: number;
+  /** Direct starts (DBOS.startWorkflow, no queue): one batch of `count` per concurrency, in this order. */
+  readonly directConcurrencies?: readonly number[];
+}
+
+/** Bare DBOS starting workflows directly, at one concurrency (workflows in flight at once). */
+export interface DirectResult {
+  readonly concurrency: number;
+  readonly workflows: number;
+  readonly seconds: number;
+  readonly wfPerSec: number;
+  readonly cpuMsPerWorkflow: number;
+  readonly postgresCpuMsPerWorkflow: number | null;
 }
 
 export interface BaselineResult {
@@ -43,6 +58,9 @@ export interface BaselineResult {
   readonly idleCommitsPerSec: number | null;
   readonly queue: string;
   readonly queueOptions: unknown;
+  /** Direct start at each concurrency tried, and the best of them (the throughput ceiling). */
+  readonly direct: readonly DirectResult[];
+  readonly bestDirect: DirectResult | null;
 }
 
 const STEP_NAMES = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;
@@ -78,6 +96,39 @@ async function runBatch(prefix: string, count: number, concurrency: number): Pro
     }),
   );
   return ids;
+}
+
+/**
+ * `count` workflows started directly (no queue) by `concurrency` callers, each starting its next
+ * workflow when its previous one has finished: `concurrency` in flight at once.
+ * workflows/s = workflows ÷ (first start → last completion).
+ */
+async function runDirect(prefix: string, count: number, concurrency: number, postmaster: number | undefined): Promise<DirectResult> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}_${String(i).padStart(6, '0')}`);
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const pgCpu0 = postmaster ? postgresCpuMs(postmaster) : undefined;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const handle = await DBOS.startWorkflow(baselineWorkflow, { workflowID: id })({ intentId: 'it_baseline', lineageRoot: id });
+        await handle.getResult();
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const pgCpuMs = postmaster && pgCpu0 !== undefined ? postgresCpuMs(postmaster) - pgCpu0 : undefined;
+  return {
+    concurrency,
+    workflows: count,
+    seconds,
+    wfPerSec: count / seconds,
+    cpuMsPerWorkflow: (cpu.user + cpu.system) / 1000 / count,
+    postgresCpuMsPerWorkflow: pgCpuMs === undefined ? null : pgCpuMs / count,
+  };
 }
 
 async function main(): Promise<void> {
@@ -144,6 +195,18 @@ async function main(): Promise<void> {
       commitsPerWorkflowRaw = raw / ids.length;
       commitsPerWorkflow = (raw - idleCommitsPerSec * ((after.at - before.at) / 1000)) / ids.length;
     }
+    // Direct start, the ceiling: no queue, at each concurrency (after a warm-up of its own).
+    const direct: DirectResult[] = [];
+    if (params.directConcurrencies?.length) {
+      await runDirect('direct_warm', params.warmup, params.directConcurrencies[0]!, undefined);
+      for (const concurrency of params.directConcurrencies) {
+        if (Date.now() > deadline) break;
+        const r = await runDirect(`direct_c${concurrency}`, params.count, concurrency, params.postmaster);
+        progress(`baseline: direct start, ${concurrency} in flight: ${r.wfPerSec.toFixed(1)} workflows/s`);
+        direct.push(r);
+      }
+    }
+    const bestDirect = direct.reduce<DirectResult | null>((best, r) => (best === null || r.wfPerSec > best.wfPerSec ? r : best), null);
     const result: BaselineResult = {
       workflows: done.succeeded,
       failed: done.failed,
@@ -157,6 +220,8 @@ async function main(): Promise<void> {
       idleCommitsPerSec,
       queue: DEFAULT_QUEUE,
       queueOptions,
+      direct,
+      bestDirect,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

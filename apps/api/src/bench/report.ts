@@ -4,8 +4,16 @@ import { join } from 'node:path';
 /** The one-line summary the issue specifies: the last line the benchmark prints on stdout. */
 export interface Summary {
   runsPerSec: number;
+  /** Bare DBOS on a queue with the service's default queue options. */
   baselineWfPerSec: number;
   ratio: number;
+  /** One run at a time on an idle service: POST /api/runs → GET says succeeded. */
+  idleStartP50Ms: number;
+  idleStartP99Ms: number;
+  /** Bare DBOS, DBOS.startWorkflow without a queue, at its best concurrency: the ceiling. */
+  bareDirectWfPerSec: number;
+  /** runsPerSec ÷ bareDirectWfPerSec: the headline ratio. */
+  directRatio: number;
   startP50Ms: number;
   startP99Ms: number;
   listP50Ms: number;
@@ -29,9 +37,14 @@ export interface Target {
  * transactions (the commits that flush WAL: what durability costs), and on every transaction
  * including DBOS's read-only status and checkpoint lookups, which bare DBOS alone spends 11 of.
  */
-export function targetsFor(summary: Summary, quick: boolean, writeTransactionsPerRun?: number): Target[] {
+export function targetsFor(summary: Summary, quick: boolean, writeTransactionsPerRun?: number, cpu?: CpuRatios): Target[] {
   return [
-    { label: 'ratio (e2e runs/s ÷ bare DBOS wf/s)', value: summary.ratio, target: 0.8, kind: 'min', unit: '' },
+    { label: 'idle start p50 (POST → succeeded)', value: summary.idleStartP50Ms, target: 50, kind: 'max', unit: 'ms' },
+    { label: 'idle start p99 (POST → succeeded)', value: summary.idleStartP99Ms, target: 150, kind: 'max', unit: 'ms' },
+    { label: 'ratio to bare DBOS direct start', value: summary.directRatio, target: 0.6, kind: 'min', unit: '' },
+    { label: 'ratio to bare DBOS queued', value: summary.ratio, target: 0.8, kind: 'min', unit: '' },
+    { label: 'service CPU per run ÷ bare direct', value: cpu?.service ?? Number.NaN, target: 1.5, kind: 'max', unit: '×' },
+    { label: 'Postgres CPU per run ÷ bare direct', value: cpu?.postgres ?? Number.NaN, target: 1.5, kind: 'max', unit: '×' },
     {
       label: `list p99 at ${summary.storedWorkflows.toLocaleString('en-US')} workflows`,
       value: summary.listP99Ms,
@@ -44,6 +57,12 @@ export function targetsFor(summary: Summary, quick: boolean, writeTransactionsPe
     { label: 'commits per run, read-only included (net)', value: summary.commitsPerRun, target: 10, kind: 'max', unit: '' },
     { label: 'idle RSS', value: summary.rssMb, target: 200, kind: 'max', unit: 'MB' },
   ];
+}
+
+/** CPU per run of the service (and of Postgres while it ran) divided by bare direct-start DBOS's per workflow. */
+export interface CpuRatios {
+  readonly service: number;
+  readonly postgres: number;
 }
 
 export function meets(t: Target): boolean {
@@ -81,7 +100,7 @@ export function svgChart(summary: Summary, targets: readonly Target[], title: st
       ].join('\n  ');
     })
     .join('\n  ');
-  const figures = `runs/s ${summary.runsPerSec} · bare DBOS wf/s ${summary.baselineWfPerSec} · POST p50 ${summary.startP50Ms} ms · list p50 ${summary.listP50Ms} ms`;
+  const figures = `runs/s ${summary.runsPerSec} · bare DBOS direct ${summary.bareDirectWfPerSec} wf/s, queued ${summary.baselineWfPerSec} wf/s · idle start p50 ${summary.idleStartP50Ms} ms · POST p50 ${summary.startP50Ms} ms · list p50 ${summary.listP50Ms} ms`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">
   <style>
     .title { font-size: 16px; font-weight: 600; fill: #111; }

@@ -78,14 +78,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     await waiting(runs.resumed);
     await action(runs.resumed, 'cancel');
     await settled(runs.resumed, 'CANCELLED', 'canceled');
-    // Resume only once the cancelled execution's in-memory sleep has run out and it has seen the cancel:
-    // resumed earlier, that execution wakes to a live workflow and runs ExecuteST beside the resumed one
-    // (the loser fails with ReplayMismatchError, DBOS says ERROR while the run says succeeded).
-    const wake = await query<{ wake: string }>(
-      "SELECT completed_at_epoch_ms AS wake FROM dbos.operation_outputs WHERE workflow_uuid = $1 AND function_name = 'DBOS.sleep'",
-      [runs.resumed],
-    );
-    await waitFor('the cancelled sleep to run out', () => Promise.resolve(Date.now() > Number(wake.rows[0]!.wake) + 1000 ? true : undefined), 10_000);
+    // A delayed run waits DELAYED on the queue, not in an in-memory sleep: nothing of the cancelled wait is left to race the resume.
     await action(runs.resumed, 'resume');
 
     await settled(runs.broken, 'ERROR', 'failed');
@@ -159,7 +152,8 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     await waiting(waitingRun);
     const depth = await query('SELECT * FROM app.v_ops_queue_depth');
     expect(depth.fields.map((f) => f.name)).toEqual(['queue_name', 'status', 'workflow_count', 'oldest_created_at', 'newest_created_at']);
-    const pending = depth.rows.find((r) => r.status === 'PENDING' && r.queue_name === 'intents');
+    // A delayed run waits DELAYED on its queue.
+    const pending = depth.rows.find((r) => r.status === 'DELAYED' && r.queue_name === 'intents');
     expect(pending).toBeDefined();
     expect(Number(pending.workflow_count)).toBeGreaterThanOrEqual(1);
     expect(pending.oldest_created_at.getTime()).toBeLessThanOrEqual(pending.newest_created_at.getTime());
