@@ -105,8 +105,11 @@ export class RunsService {
   }
 
   async get(runId: string): Promise<RunView> {
+    // DBOS's status first, the projection after: a step writes the projection before DBOS records the
+    // step (and the workflow's end), so a terminal dbosStatus is never shown beside an older projection.
+    const status = await DBOS.getWorkflowStatus(runId);
     const row = await this.mustFind(runId);
-    const [status, marks, artifacts] = await Promise.all([DBOS.getWorkflowStatus(runId), this.runs.marks(runId), this.runs.artifacts(runId)]);
+    const [marks, artifacts] = await Promise.all([this.runs.marks(runId), this.runs.artifacts(runId)]);
     return {
       ...toHeader(row),
       dbosStatus: status?.status ?? null,
