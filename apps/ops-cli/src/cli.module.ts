@@ -34,7 +34,7 @@ export class CliModule {
           listenQueues: [],
           preparedStatements: options.config.preparedStatements,
         }),
-        ControlPlaneModule.forRoot({ tokens: options.config.opsApiTokens, serveHttp: false }),
+        ControlPlaneModule.forRoot({ serveHttp: false }),
       ],
     };
   }

@@ -7,7 +7,6 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
-  IsISO8601,
   IsInt,
   IsNotEmptyObject,
   IsObject,
@@ -19,6 +18,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsInstant } from './instant.js';
 import { PageQuery } from './page.schema.js';
 
 export const CONNECTOR_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -65,7 +65,7 @@ export class IntentConstraints {
 
   @ApiPropertyOptional({ description: 'Do not execute before this instant (ISO 8601)', format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   notBefore?: string;
 
   @ApiPropertyOptional({ description: 'ExecuteST attempts on transient errors', minimum: 1, maximum: 10, default: 3 })
@@ -134,7 +134,18 @@ export class IntentView {
 
 export class ListIntentsQuery extends PageQuery {}
 
+/** Characters of a goal a list page shows. */
+export const GOAL_PREVIEW = 200;
+
+/** What a list page says about an intent: never its payload (read it by GET /api/intents/:id). */
+export class IntentSummary {
+  @ApiProperty() intentId!: string;
+  @ApiProperty({ description: `The goal's first ${GOAL_PREVIEW} characters (… when cut)` }) goal!: string;
+  @ApiProperty({ description: 'How many tasks the intent has' }) taskCount!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
 export class IntentPage {
-  @ApiProperty({ type: [IntentView] }) items!: IntentView[];
+  @ApiProperty({ type: [IntentSummary] }) items!: IntentSummary[];
   @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
 }
