@@ -42,8 +42,7 @@ export class CliModule {
 
 /**
  * Nest's console logger on stderr only, so stdout carries nothing but the command's output (IDs piped
- * into the next command). The control plane's "generated a one-off operator token" warning is dropped:
- * the CLI serves no routes, so that token would authenticate nothing.
+ * into the next command). The CLI loads no token registry (it serves no routes; it acts on the database).
  */
 export class StderrLogger extends ConsoleLogger {
   protected override printMessages(
@@ -54,7 +53,6 @@ export class StderrLogger extends ConsoleLogger {
     errorStack?: unknown,
     params?: Record<string, unknown>,
   ): void {
-    if (context === 'OpsAuth') return;
     super.printMessages(messages, context, logLevel, 'stderr', errorStack, params);
   }
 }

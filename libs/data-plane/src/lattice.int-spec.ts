@@ -113,12 +113,17 @@ describe('hostile input across every route (fixed seed)', () => {
     const samples = fc.sample(request, { seed: SEED, numRuns: REQUESTS });
     const counts = new Map<number, number>();
     const failures: string[] = [];
-    const ids: Record<string, string> = { INTENT: intentId, RUN: runId, ARTIFACT: artifactId };
+    const ids = new Map([
+      ['INTENT', intentId],
+      ['RUN', runId],
+      ['ARTIFACT', artifactId],
+    ]);
     await inBatches(samples, 8, async (sample) => {
       const [method, template] = sample.route;
       const search = sample.query.map(([k, v]) => `${k}=${encodeURIComponent(v.replace(/\p{Cs}/gu, '\ufffd'))}`).join('&');
       const path =
-        template.replace(':id', ids[sample.id] ?? sample.id).replace(':aid', ids[sample.aid] ?? sample.aid) + (search && method === 'GET' ? `?${search}` : '');
+        template.replace(':id', () => ids.get(sample.id) ?? sample.id).replace(':aid', () => ids.get(sample.aid) ?? sample.aid) +
+        (search && method === 'GET' ? `?${search}` : '');
       const raw = typeof sample.body === 'string' ? sample.body.replace('"INTENT_ID"', JSON.stringify(intentId)) : sample.body;
       const res = await rawRequest(t.baseUrl, method, path, method === 'POST' ? raw : undefined, {
         ...sample.auth,
