@@ -14,18 +14,22 @@ function operation(page: Page, operationId: string): Locator {
   return page.locator(`#operations-ops-${operationId}`);
 }
 
-/** The top-level "Authorize" dialog: log out whatever is set, apply `token` for the http bearer scheme, close. */
+/**
+ * The top-level "Authorize" dialog: in the `ops` scheme's box (the data plane has its own, `client`),
+ * log out whatever is set, apply `token`, close.
+ */
 async function authorize(page: Page, token: string): Promise<void> {
   await page.locator('.scheme-container button.authorize').click();
   const modal = page.locator('.dialog-ux .modal-ux');
   await modal.waitFor({ state: 'visible' });
-  const logout = modal.getByRole('button', { name: 'Remove authorization' });
+  const scheme = modal.locator('.auth-container').filter({ has: page.locator('h4', { hasText: /^\s*ops\b/ }) });
+  const logout = scheme.getByRole('button', { name: 'Remove authorization' });
   if (await logout.isVisible()) await logout.click();
-  await modal.locator('input[aria-label="auth-bearer-value"]').fill(token);
-  await modal.getByRole('button', { name: 'Apply credentials' }).click();
+  await scheme.locator('input[aria-label="auth-bearer-value"]').fill(token);
+  await scheme.getByRole('button', { name: 'Apply credentials' }).click();
   // Applied: the dialog now offers Logout and masks the value.
   await logout.waitFor({ state: 'visible' });
-  await modal.locator('button.btn-done').click();
+  await modal.locator('button.btn-done').first().click();
   await modal.waitFor({ state: 'detached' });
 }
 

@@ -90,4 +90,37 @@ describe('policy', () => {
     }
     expect(crossings).toEqual([]);
   });
+
+  it('every state-changing /api/ops route is a declared @AuditedAction for operators, behind RolesGuard', () => {
+    const controller = appCode.find((f) => f.file === 'libs/control-plane/src/ops.controller.ts')!.text;
+    expect(controller).toMatch(/@UseGuards\(RolesGuard\)\s*@Roles\('viewer', 'operator'\)/);
+    // Each route decorator with the decorators stacked under it, up to the handler's name.
+    const routes = [...controller.matchAll(/@(Get|Post|Put|Patch|Delete|All)\(([^)]*)\)([\s\S]*?)\n\s+(\w+)\(/g)].map((m) => ({
+      verb: m[1]!,
+      handler: m[4]!,
+      decorators: m[3]!,
+    }));
+    expect(routes.map((r) => `${r.verb} ${r.handler}`)).toEqual(['Get list', 'Get get', 'Get steps', 'Post cancel', 'Post resume', 'Post fork']);
+    const unaudited = routes.filter((r) => r.verb !== 'Get' && !/@AuditedAction\('(cancel|resume|fork)'\)/.test(r.decorators)).map((r) => r.handler);
+    expect(unaudited).toEqual([]);
+    const notOperatorOnly = routes.filter((r) => r.verb !== 'Get' && !/@Roles\('operator'\)/.test(r.decorators)).map((r) => r.handler);
+    expect(notOperatorOnly).toEqual([]);
+  });
+
+  it('every data-plane controller is RolesGuard + @Roles(client), and no controller anywhere lacks a guard', () => {
+    const controllers = appCode.filter((f) => /@Controller\(\s*'api\//.test(f.text));
+    expect(controllers.map((f) => f.file).sort()).toEqual([
+      'libs/control-plane/src/ops.controller.ts',
+      'libs/data-plane/src/intents.controller.ts',
+      'libs/data-plane/src/runs.controller.ts',
+    ]);
+    for (const { file, text } of controllers) {
+      expect({ file, guarded: /@UseGuards\(RolesGuard\)/.test(text), filtered: /@UseFilters\(LatticeExceptionFilter\)/.test(text) }).toEqual({
+        file,
+        guarded: true,
+        filtered: true,
+      });
+      if (file.includes('data-plane')) expect({ file, roles: /@Roles\('client'\)/.test(text) }).toEqual({ file, roles: true });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { AppConfig } from '#common';
+import { type AppConfig, AuthModule } from '#common';
 import { ControlPlaneModule } from '#control-plane';
 import { DataPlaneModule, INTENT_WORKFLOW_NAME } from '#data-plane';
 import { DatabaseModule, type ResolvedDatabases, sameDatabase } from '#db';
@@ -47,7 +47,8 @@ export class AppModule {
           serveHttp,
           sharedDatabase: sameDatabase(databases.appDatabaseUrl, databases.systemDatabaseUrl),
         }),
-        ControlPlaneModule.forRoot({ tokens: config.opsApiTokens, serveHttp }),
+        AuthModule.forRoot(config.apiTokens),
+        ControlPlaneModule.forRoot({ serveHttp }),
         ProofModule.forRoot({ tickSchedule: config.opsTickSchedule }),
         TelemetryModule.forRoot(telemetry),
       ],

@@ -1,8 +1,16 @@
 import type { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { opsAuthMiddleware, OpsTokens } from '#control-plane';
-import { type AppConfig, type LogLevel, LatticeExceptionFilter, packageVersion, strictValidationPipe } from '#common';
+import {
+  type AppConfig,
+  type LogLevel,
+  LatticeExceptionFilter,
+  TokenRegistry,
+  authMiddleware,
+  packageVersion,
+  strictValidationPipe,
+  verifyJsonBody,
+} from '#common';
 
 export function nestLogLevels(level: LogLevel): NestLogLevel[] {
   const order: NestLogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -25,16 +33,31 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
       'Durable product intents on DBOS + Postgres. Data plane: /api/intents, /api/runs. Control plane: /api/ops/wf (bearer token). Proof: /healthz.',
     )
     .setVersion(packageVersion())
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An OPS_API_TOKENS token (viewer: GETs; operator: all)' })
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'A client token from API_TOKENS (the data plane; not needed while no client token is configured, outside production)',
+      },
+      'client',
+    )
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A viewer (GETs) or operator (all) token from API_TOKENS / OPS_API_TOKENS' }, 'ops')
     .build();
   return strictSchemas(SwaggerModule.createDocument(app, config));
 }
 
 /** Everything an app needs beyond its modules; shared by main.ts and the tests. */
 export function configureApp(app: NestExpressApplication, config: Pick<AppConfig, 'bodyLimit'>): OpenAPIObject {
-  // Auth before the body parser: under /api/ops a bad token is a 401 whatever the body.
-  app.use('/api/ops', opsAuthMiddleware(app.get(OpsTokens)));
-  app.useBodyParser('json', { limit: config.bodyLimit });
+  // Authentication before the body parser: a bad token is a 401 whatever the body. The role rule is
+  // each controller's RolesGuard + @Roles.
+  const tokens = app.get(TokenRegistry);
+  app.use('/api/ops', authMiddleware(tokens, ['viewer', 'operator']));
+  app.use(['/api/intents', '/api/runs'], authMiddleware(tokens, ['client']));
+  // The raw body is checked (nesting depth, UTF-8) before JSON.parse and any recursive transform.
+  // Nest's typing omits `verify` (it uses it for { rawBody: true }, which this service never sets);
+  // express.json receives these options unchanged.
+  const jsonOptions = { limit: config.bodyLimit, verify: verifyJsonBody };
+  app.useBodyParser('json', jsonOptions);
   app.useGlobalFilters(new LatticeExceptionFilter());
   app.useGlobalPipes(strictValidationPipe());
   app.disable('x-powered-by');

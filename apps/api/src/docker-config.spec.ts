@@ -239,6 +239,7 @@ const SPEC_VARIABLES = [
   'APP_VERSION',
   'APP_ROLE',
   'DBOS_EXECUTOR_ID',
+  'API_TOKENS',
   'OPS_API_TOKENS',
   'HTTP_CONNECTOR_ALLOWLIST',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -444,20 +445,36 @@ describe('docker/docker-compose.yml', () => {
     ...Object.fromEntries(Object.entries(serviceEnv(service)).map(([key, value]) => [key, withDefaults(value)])),
   });
   const appServices = Object.entries(services).filter(([, service]) => buildsOurImage(service));
+  /** The one line the boot would print, or '' when the environment is accepted. */
+  const configProblem = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+      return '';
+    } catch (error) {
+      return error instanceof ConfigError ? error.message : String(error);
+    }
+  };
 
-  it('leaves only OPS_API_TOKENS for the operator to set: production refuses to boot without it', () => {
+  it('leaves only API_TOKENS (or its alias OPS_API_TOKENS) for the operator to set: production refuses to boot without it', () => {
     expect(appServices.length).toBeGreaterThan(0);
     for (const [name, service] of appServices) {
       const env = bootEnv(service);
-      expect({ name, NODE_ENV: env['NODE_ENV'], OPS_API_TOKENS: env['OPS_API_TOKENS'] }).toEqual({ name, NODE_ENV: 'production', OPS_API_TOKENS: '' });
-      let problem = '';
-      try {
-        loadConfig(env);
-      } catch (error) {
-        problem = error instanceof ConfigError ? error.message : String(error);
-      }
-      // Once config.ts enforces tokens in production the boot names exactly this variable; before that it boots.
-      expect({ name, problem }).toEqual({ name, problem: expect.stringMatching(/^$|^Invalid configuration: OPS_API_TOKENS /) });
+      expect({ name, NODE_ENV: env['NODE_ENV'], API_TOKENS: env['API_TOKENS'], OPS_API_TOKENS: env['OPS_API_TOKENS'] }).toEqual({
+        name,
+        NODE_ENV: 'production',
+        API_TOKENS: '',
+        OPS_API_TOKENS: '',
+      });
+      expect({ name, problem: configProblem(env) }).toEqual({
+        name,
+        problem: expect.stringMatching(/^Invalid configuration: API_TOKENS must list a client token/),
+      });
+      // Control-plane tokens alone (the setup before the data plane had tokens) are still refused.
+      const opsOnly = { ...env, OPS_API_TOKENS: 'alice:operator:a-long-enough-operator-token' };
+      expect({ name, problem: configProblem(opsOnly) }).toEqual({
+        name,
+        problem: expect.stringMatching(/^Invalid configuration: API_TOKENS must list a client token/),
+      });
     }
     expect(composeText).toMatch(/production refuses to boot without it/);
   });

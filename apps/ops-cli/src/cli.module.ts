@@ -35,7 +35,7 @@ export class CliModule {
           role: 'cli',
           preparedStatements: options.config.preparedStatements,
         }),
-        ControlPlaneModule.forRoot({ tokens: options.config.opsApiTokens, serveHttp: false }),
+        ControlPlaneModule.forRoot({ serveHttp: false }),
       ],
     };
   }
@@ -43,8 +43,7 @@ export class CliModule {
 
 /**
  * Nest's console logger on stderr only, so stdout carries nothing but the command's output (IDs piped
- * into the next command). The control plane's "generated a one-off operator token" warning is dropped:
- * the CLI serves no routes, so that token would authenticate nothing.
+ * into the next command). The CLI loads no token registry (it serves no routes; it acts on the database).
  */
 export class StderrLogger extends ConsoleLogger {
   protected override printMessages(
@@ -55,7 +54,6 @@ export class StderrLogger extends ConsoleLogger {
     errorStack?: unknown,
     params?: Record<string, unknown>,
   ): void {
-    if (context === 'OpsAuth') return;
     super.printMessages(messages, context, logLevel, 'stderr', errorStack, params);
   }
 }

@@ -118,6 +118,8 @@ describe('loadConfig', () => {
       ['BODY_LIMIT', { BODY_LIMIT: 'lots' }],
       ['BODY_LIMIT', { BODY_LIMIT: '10gb' }],
       ['EXECUTOR_SWEEP_SCHEDULE', { EXECUTOR_SWEEP_SCHEDULE: '*/10 * * * *' }],
+      ['BODY_LIMIT', { BODY_LIMIT: '2mb' }],
+      ['BODY_LIMIT', { BODY_LIMIT: '1025kb' }],
     ])('%s in %j', (variable, env) => {
       const error = configError(env);
       expect(error.name).toBe('ConfigError');
@@ -157,6 +159,97 @@ describe('loadConfig', () => {
     it('does not print the database password', () => {
       expect(configError({ DATABASE_URL: 'mysql://user:s3cret@host/db' }).message).not.toContain('s3cret');
       expect(configError({ DATABASE_URL: 'postgres://user:s3cret@host' }).message).not.toContain('s3cret');
+    });
+  });
+
+  describe('tokens (API_TOKENS, alias OPS_API_TOKENS)', () => {
+    const CLIENT = 'client-token-0000000001';
+    const OPERATOR = 'operator-token-00000001';
+    const VIEWER = 'viewer-token-0000000001';
+
+    it('reads principal:role:token entries for the three roles, trimmed', () => {
+      expect(loadConfig({ API_TOKENS: ` app:client:${CLIENT} , alice:operator:${OPERATOR}` }).apiTokens).toEqual([
+        { principal: 'app', role: 'client', token: CLIENT },
+        { principal: 'alice', role: 'operator', token: OPERATOR },
+      ]);
+    });
+
+    it('merges OPS_API_TOKENS into API_TOKENS (the alias keeps working alone too)', () => {
+      expect(loadConfig({ API_TOKENS: `app:client:${CLIENT}`, OPS_API_TOKENS: `victor:viewer:${VIEWER}` }).apiTokens).toEqual([
+        { principal: 'app', role: 'client', token: CLIENT },
+        { principal: 'victor', role: 'viewer', token: VIEWER },
+      ]);
+      expect(loadConfig({ OPS_API_TOKENS: `alice:operator:${OPERATOR}` }).apiTokens).toEqual([{ principal: 'alice', role: 'operator', token: OPERATOR }]);
+      expect(loadConfig({}).apiTokens).toEqual([]);
+    });
+
+    it.each([
+      ['API_TOKENS', { API_TOKENS: 'app:client' }, 'must be principal:role:token,… (entry 1 is not)'],
+      ['API_TOKENS', { API_TOKENS: `app:client:${CLIENT}:x` }, '(entry 1 is not)'],
+      ['API_TOKENS', { API_TOKENS: `app:client:${CLIENT},` }, '(entry 2 is not)'],
+      ['API_TOKENS', { API_TOKENS: `bad principal:client:${CLIENT}` }, 'entry 1: principal must be 1..64'],
+      ['API_TOKENS', { API_TOKENS: `${'p'.repeat(65)}:client:${CLIENT}` }, 'entry 1: principal must be 1..64'],
+      ['API_TOKENS', { API_TOKENS: `app:admin:${CLIENT}` }, 'entry 1: role must be one of client|viewer|operator (got "admin")'],
+      ['OPS_API_TOKENS', { OPS_API_TOKENS: `app:root:${CLIENT}` }, 'role must be one of client|viewer|operator'],
+      ['API_TOKENS', { API_TOKENS: 'app:client:fifteen-chars-x' }, 'entry 1: token must be at least 16 characters'],
+      ['OPS_API_TOKENS', { OPS_API_TOKENS: `a:operator:${OPERATOR},b:viewer:short` }, 'entry 2: token must be at least 16 characters'],
+      ['API_TOKENS', { API_TOKENS: `app:client:${'t'.repeat(513)}` }, 'token must be at most 512'],
+      ['API_TOKENS', { API_TOKENS: 'app:client:has space in the token' }, 'token must be at most 512 of'],
+      ['API_TOKENS', { API_TOKENS: `a:client:${CLIENT},b:client:${CLIENT}` }, 'the same token is listed twice (principal b'],
+      ['API_TOKENS', { API_TOKENS: `a:client:${CLIENT}`, OPS_API_TOKENS: `b:operator:${CLIENT}` }, 'the same token is listed twice'],
+      ['API_TOKENS', { API_TOKENS: `a:client:${CLIENT},a:operator:${OPERATOR}` }, 'principal a is listed as both client and operator'],
+    ])('refuses %s in %j', (variable, env, message) => {
+      const error = configError(env);
+      expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+      expect(error.message).toContain(message);
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('never prints a token, even a bad one', () => {
+      for (const env of [
+        { API_TOKENS: 'app:client:s3cret-short' },
+        { API_TOKENS: 'app:client:s3cret s3cret s3cret s3cret' },
+        { API_TOKENS: 'a:client:s3cret-s3cret-s3cret,b:client:s3cret-s3cret-s3cret' },
+        { API_TOKENS: 'a:nobody:s3cret-s3cret-s3cret' },
+      ]) {
+        expect(configError(env).message).not.toContain('s3cret');
+      }
+    });
+
+    it('accepts a repeated principal under one role (token rotation)', () => {
+      expect(loadConfig({ API_TOKENS: `app:client:${CLIENT},app:client:${CLIENT}-next` }).apiTokens).toHaveLength(2);
+    });
+
+    describe('production (NODE_ENV=production)', () => {
+      const base = { NODE_ENV: 'production' };
+
+      it('refuses to boot without any token', () => {
+        expect(configError(base).message).toBe(
+          'Invalid configuration: API_TOKENS must list a client token when NODE_ENV=production: the data plane is never open in production (principal:client:token,…)',
+        );
+      });
+
+      it('refuses control-plane tokens alone: the data plane needs a client token', () => {
+        expect(configError({ ...base, OPS_API_TOKENS: `alice:operator:${OPERATOR}` }).message).toMatch(
+          /^Invalid configuration: API_TOKENS must list a client token/,
+        );
+        expect(configError({ ...base, API_TOKENS: `victor:viewer:${VIEWER}` }).message).toMatch(/^Invalid configuration: API_TOKENS must list a client token/);
+      });
+
+      it('refuses client tokens alone: the control plane needs a viewer or operator', () => {
+        expect(configError({ ...base, API_TOKENS: `app:client:${CLIENT}` }).message).toMatch(
+          /^Invalid configuration: API_TOKENS must list a viewer or operator token when NODE_ENV=production/,
+        );
+      });
+
+      it('boots with both, from either variable', () => {
+        expect(loadConfig({ ...base, API_TOKENS: `app:client:${CLIENT},alice:operator:${OPERATOR}` })).toMatchObject({ production: true });
+        expect(loadConfig({ ...base, API_TOKENS: `app:client:${CLIENT}`, OPS_API_TOKENS: `victor:viewer:${VIEWER}` }).apiTokens).toHaveLength(2);
+      });
+
+      it('is only production for NODE_ENV=production: outside it no token is needed', () => {
+        for (const NODE_ENV of ['development', 'test', 'prod', 'Production ']) expect(loadConfig({ NODE_ENV }).apiTokens).toEqual([]);
+      });
     });
   });
 });

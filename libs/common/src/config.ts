@@ -3,11 +3,14 @@ import { packageVersion } from './project.js';
 
 export type AppRole = 'all' | 'api' | 'worker';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type OpsRole = 'viewer' | 'operator';
+/** `client`: the data plane; `viewer`: the control plane's GETs; `operator`: the whole control plane. */
+export type TokenRole = 'client' | 'viewer' | 'operator';
+export type OpsRole = Exclude<TokenRole, 'client'>;
+export const TOKEN_ROLES: readonly TokenRole[] = ['client', 'viewer', 'operator'];
 
-export interface OpsToken {
+export interface ApiToken {
   readonly principal: string;
-  readonly role: OpsRole;
+  readonly role: TokenRole;
   readonly token: string;
 }
 const ROLES: readonly AppRole[] = ['all', 'api', 'worker'];
@@ -26,8 +29,11 @@ export interface AppConfig {
   readonly appRole: AppRole;
   readonly executorId: string;
   readonly httpConnectorAllowlist: readonly string[];
-  /** Empty outside production means: generate a one-off operator token at boot. */
-  readonly opsApiTokens: readonly OpsToken[];
+  /**
+   * API_TOKENS and OPS_API_TOKENS merged. Outside production, no viewer/operator token means a one-off
+   * operator token at boot, and no client token means an open data plane (with a boot warning).
+   */
+  readonly apiTokens: readonly ApiToken[];
   readonly logLevel: LogLevel;
   /** Six-field cron (with seconds) of the scheduled ops tick. */
   readonly opsTickSchedule: string;
@@ -184,23 +190,43 @@ function telemetry(env: Env): TelemetryConfig {
   };
 }
 
-const MIN_TOKEN_LENGTH = 16;
+export const MIN_TOKEN_LENGTH = 16;
+/** Token characters: the RFC 6750 b64token alphabet, so a token travels in `Authorization: Bearer` unchanged. */
+const TOKEN_CHARS = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-function opsTokens(env: Env, name: string): OpsToken[] {
+/** One `principal:role:token,…` list. Messages name the entry by position and never echo a token. */
+function tokenList(env: Env, name: string): ApiToken[] {
   const raw = optional(env, name);
   if (raw === undefined) return [];
-  const seen = new Set<string>();
   return raw.split(',').map((entry, index) => {
     const [principal, role, token, ...rest] = entry.trim().split(':');
     const where = `entry ${index + 1}`;
     if (!principal || !role || !token || rest.length > 0) throw new ConfigError(name, `must be principal:role:token,… (${where} is not)`);
     if (!/^[\w.@-]{1,64}$/.test(principal)) throw new ConfigError(name, `${where}: principal must be 1..64 of [A-Za-z0-9_.@-]`);
-    if (role !== 'viewer' && role !== 'operator') throw new ConfigError(name, `${where}: role must be viewer or operator (got "${role}")`);
+    if (!(TOKEN_ROLES as readonly string[]).includes(role))
+      throw new ConfigError(name, `${where}: role must be one of ${TOKEN_ROLES.join('|')} (got ${JSON.stringify(role.slice(0, 20))})`);
     if (token.length < MIN_TOKEN_LENGTH) throw new ConfigError(name, `${where}: token must be at least ${MIN_TOKEN_LENGTH} characters`);
-    if (seen.has(token)) throw new ConfigError(name, `${where}: the same token is listed twice`);
-    seen.add(token);
-    return { principal, role, token };
+    if (token.length > 512 || !TOKEN_CHARS.test(token))
+      throw new ConfigError(name, `${where}: token must be at most 512 of [A-Za-z0-9-._~+/] (then = padding)`);
+    return { principal, role: role as TokenRole, token };
   });
+}
+
+/** API_TOKENS, then its alias OPS_API_TOKENS: one list, no token twice, no principal under two roles. */
+function apiTokens(env: Env): ApiToken[] {
+  const merged = [...tokenList(env, 'API_TOKENS'), ...tokenList(env, 'OPS_API_TOKENS')];
+  const tokens = new Set<string>();
+  const roles = new Map<string, TokenRole>();
+  for (const entry of merged) {
+    if (tokens.has(entry.token))
+      throw new ConfigError('API_TOKENS', `the same token is listed twice (principal ${entry.principal}; OPS_API_TOKENS counts too)`);
+    tokens.add(entry.token);
+    const role = roles.get(entry.principal);
+    if (role !== undefined && role !== entry.role)
+      throw new ConfigError('API_TOKENS', `principal ${entry.principal} is listed as both ${role} and ${entry.role} (one role per principal)`);
+    roles.set(entry.principal, entry.role);
+  }
+  return merged;
 }
 
 /** Reads and validates the environment once, at boot. */
@@ -215,8 +241,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError('DBOS_SYSTEM_DATABASE_URL', 'is set but DATABASE_URL is not (set both, or neither for the embedded Postgres)');
   }
   const production = optional(env, 'NODE_ENV') === 'production';
-  const opsApiTokens = opsTokens(env, 'OPS_API_TOKENS');
-  if (production && opsApiTokens.length === 0) throw new ConfigError('OPS_API_TOKENS', 'is required when NODE_ENV=production (principal:role:token,…)');
+  const tokens = apiTokens(env);
+  if (production && !tokens.some((t) => t.role === 'client'))
+    throw new ConfigError(
+      'API_TOKENS',
+      'must list a client token when NODE_ENV=production: the data plane is never open in production (principal:client:token,…)',
+    );
+  if (production && !tokens.some((t) => t.role !== 'client'))
+    throw new ConfigError(
+      'API_TOKENS',
+      'must list a viewer or operator token when NODE_ENV=production (principal:operator:token,…; OPS_API_TOKENS counts too)',
+    );
   const opsTickSchedule = optional(env, 'OPS_TICK_SCHEDULE') ?? '*/30 * * * * *';
   if (!/^\S+( \S+){5}$/.test(opsTickSchedule))
     throw new ConfigError('OPS_TICK_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/30 * * * * *" (got "${opsTickSchedule}")`);
@@ -224,7 +259,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!/^\S+( \S+){5}$/.test(executorSweepSchedule))
     throw new ConfigError('EXECUTOR_SWEEP_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/10 * * * * *" (got "${executorSweepSchedule}")`);
   const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
-  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
+  const limit = /^(\d{1,10})(b|kb|mb)$/i.exec(bodyLimit);
+  if (!limit) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
+  // A stored intent is served whole by GET /api/intents/:id, and no response exceeds 1 MB.
+  if (Number(limit[1]) * { b: 1, kb: 1024, mb: 1024 * 1024 }[limit[2]!.toLowerCase() as 'b' | 'kb' | 'mb'] > 1024 * 1024)
+    throw new ConfigError('BODY_LIMIT', `must be at most 1mb: a stored intent is served whole in one response (got "${bodyLimit}")`);
   return {
     port: listenPort,
     host: optional(env, 'HOST') ?? '0.0.0.0',
@@ -236,7 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     appRole: oneOf(env, 'APP_ROLE', ROLES, 'all'),
     executorId,
     httpConnectorAllowlist: allowlist(env, 'HTTP_CONNECTOR_ALLOWLIST'),
-    opsApiTokens,
+    apiTokens: tokens,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     opsTickSchedule,
     executorSweepSchedule,

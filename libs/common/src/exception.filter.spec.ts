@@ -147,13 +147,19 @@ describe('LatticeExceptionFilter', () => {
       expect(filter.map(new NotFoundException('Cannot GET /api/nope'))).toEqual({ status: 404, body: { error: 'not_found', message: 'no such route' } });
     });
 
-    it('UnauthorizedException → 401, ForbiddenException → 403', () => {
-      expect(filter.map(new UnauthorizedException('no token'))).toEqual({ status: 401, body: { error: 'unauthorized', message: 'no token' } });
-      expect(filter.map(new ForbiddenException('nope'))).toEqual({ status: 403, body: { error: 'forbidden', message: 'nope' } });
+    it('UnauthorizedException → 401, ForbiddenException → 403, with our words, not theirs', () => {
+      expect(filter.map(new UnauthorizedException('no token'))).toEqual({
+        status: 401,
+        body: { error: 'unauthorized', message: 'a valid bearer token is required' },
+      });
+      expect(filter.map(new ForbiddenException('nope'))).toEqual({ status: 403, body: { error: 'forbidden', message: 'this token may not do that' } });
     });
 
-    it('other 4xx → 400 validation', () => {
-      expect(filter.map(new BadRequestException('bad'))).toEqual({ status: 400, body: { error: 'validation', details: [{ path: '', message: 'bad' }] } });
+    it('other 4xx → 400 validation, never echoing the library message', () => {
+      expect(filter.map(new BadRequestException('bad <input>'))).toEqual({
+        status: 400,
+        body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] },
+      });
       expect(filter.map(new MethodNotAllowedException()).status).toBe(400);
     });
 
@@ -181,6 +187,16 @@ describe('LatticeExceptionFilter', () => {
         status: 400,
         body: { error: 'validation', details: [{ path: '', message: 'the body is larger than the limit' }] },
       });
+    });
+
+    it('an http-errors 4xx from Express (e.g. a path that does not decode) → 400 without its message', () => {
+      const error = Object.assign(new URIError("Failed to decode param '%E0'"), { status: 400, statusCode: 400 });
+      expect(filter.map(error)).toEqual({ status: 400, body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] } });
+    });
+
+    it('the raw-body checks (too deep, not UTF-8) → 400 saying which', () => {
+      expect(filter.map(bodyParserError('entity.too.deep', 403)).body.details).toEqual([{ path: '', message: 'the body is nested deeper than 64 levels' }]);
+      expect(filter.map(bodyParserError('entity.ill.formed', 403)).body.details).toEqual([{ path: '', message: 'the body is not well-formed UTF-8' }]);
     });
 
     it('a bare body-parser error → 400, unknown parser types get a generic message', () => {

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { MAX_JSON_DEPTH } from './body-guard.js';
 import { Conflict, DomainError, type ErrorKind, ValidationFailed } from './errors.js';
 
 const STATUS = {
@@ -35,7 +36,28 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
   'encoding.unsupported': 'the body encoding is not supported',
   'charset.unsupported': 'the body charset is not supported',
   'request.aborted': 'the request was aborted',
+  'entity.too.deep': `the body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+  'entity.ill.formed': 'the body is not well-formed UTF-8',
 };
+
+/** An http-errors style 4xx (Express's own, e.g. a path that does not percent-decode): its message is the library's, never passed on. */
+function clientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/** Longest path or message an error body carries. */
+const MAX_MESSAGE = 300;
+
+/**
+ * A message as an error body carries it: control, format, separator and lone-surrogate characters
+ * escaped as \uXXXX (a path may hold a key the client sent), cut at MAX_MESSAGE characters.
+ */
+export function bounded(text: string): string {
+  const escaped = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > MAX_MESSAGE ? `${escaped.slice(0, MAX_MESSAGE)}…` : escaped;
+}
 
 /** A thrown non-Error for the log: JSON when it has a JSON form, else String() (BigInt, cycles, symbols…). */
 function describeThrown(value: unknown): string {
@@ -70,14 +92,20 @@ export class LatticeExceptionFilter implements ExceptionFilter {
   map(exception: unknown): { status: number; body: Record<string, unknown> } {
     if (exception instanceof DomainError) {
       const status = STATUS[exception.kind];
-      if (exception instanceof ValidationFailed) return { status, body: { error: 'validation', details: exception.details } };
+      if (exception instanceof ValidationFailed)
+        return { status, body: { error: 'validation', details: exception.details.map((d) => ({ path: bounded(d.path), message: bounded(d.message) })) } };
       if (exception instanceof Conflict) {
         return {
           status,
-          body: { error: 'conflict', message: exception.message, status: exception.status ?? null, ...(exception.hint ? { hint: exception.hint } : {}) },
+          body: {
+            error: 'conflict',
+            message: bounded(exception.message),
+            status: exception.status ?? null,
+            ...(exception.hint ? { hint: exception.hint } : {}),
+          },
         };
       }
-      return { status, body: { error: exception.kind, message: exception.message } };
+      return { status, body: { error: exception.kind, message: bounded(exception.message) } };
     }
     // Express wraps body-parser failures in an HttpException whose cause is the original error.
     const bodyError = exception instanceof HttpException && isBodyParserError(exception.cause) ? exception.cause : exception;
@@ -85,13 +113,14 @@ export class LatticeExceptionFilter implements ExceptionFilter {
       const message = BODY_PARSER_MESSAGES[bodyError.type] ?? 'the body could not be read';
       return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message }] } };
     }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
+    // Framework and library messages are never passed on: they may quote input or configuration.
+    const status = exception instanceof HttpException ? exception.getStatus() : clientErrorStatus(exception);
+    if (status !== undefined) {
       if (status === 404) return { status, body: { error: 'not_found', message: 'no such route' } };
-      if (status === 401) return { status, body: { error: 'unauthorized', message: exception.message } };
-      if (status === 403) return { status, body: { error: 'forbidden', message: exception.message } };
+      if (status === 401) return { status, body: { error: 'unauthorized', message: 'a valid bearer token is required' } };
+      if (status === 403) return { status, body: { error: 'forbidden', message: 'this token may not do that' } };
       if (status >= 400 && status < 500)
-        return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message: exception.message }] } };
+        return { status: HttpStatus.BAD_REQUEST, body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] } };
     }
     const correlationId = randomUUID();
     const detail = exception instanceof Error ? (exception.stack ?? exception.message) : describeThrown(exception);

@@ -1,3 +1,5 @@
+export * from './auth.js';
+export * from './body-guard.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './exception.filter.js';

@@ -1,4 +1,4 @@
-import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, type PipeTransform, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { ValidationFailed, type ValidationDetail } from './errors.js';
@@ -31,14 +31,18 @@ export const STRICT_VALIDATION = {
  */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), '__proto__', 'constructor', 'prototype']);
 
+/** With the u flag a lone surrogate is one code point of category Cs; a well-formed pair is not. */
+export const LONE_SURROGATE = /\p{Cs}/u;
+const LONE_SURROGATE_ALL = /\p{Cs}/gu;
+
 function joinPath(prefix: string, key: string): string {
   return prefix ? `${prefix}.${key}` : key;
 }
 
 /**
  * Walks a raw value (objects and arrays, at any depth, open objects included) and returns one detail
- * per own key named like an Object.prototype member, `__proto__` or `prototype`, and per string (or
- * key) holding U+0000, which Postgres cannot store. Iterative, so a
+ * per own key named like an Object.prototype member, `__proto__` or `prototype`, per string (or
+ * key) holding U+0000, which Postgres cannot store, and per string (or key) with a lone surrogate. Iterative, so a
  * deeply nested body cannot overflow the stack, and cycle-safe for values that do not come from JSON.
  */
 export function forbiddenKeyDetails(value: unknown, pathPrefix = ''): ValidationDetail[] {
@@ -51,6 +55,9 @@ export function forbiddenKeyDetails(value: unknown, pathPrefix = ''): Validation
     // Postgres text and jsonb cannot hold U+0000: refuse it here rather than fail at the database.
     if (typeof node === 'string') {
       if (node.includes('\u0000')) details.push({ path: current.path, message: `${current.path || 'value'} must not contain the NUL character` });
+      // A lone surrogate (from a \ud800 escape) becomes U+FFFD when encoded: refused, so two strings never collapse into one.
+      else if (LONE_SURROGATE.test(node))
+        details.push({ path: current.path, message: `${current.path || 'value'} must be well-formed Unicode (no lone surrogates)` });
       continue;
     }
     if (typeof node !== 'object' || node === null || ArrayBuffer.isView(node) || node instanceof ArrayBuffer || seen.has(node)) continue;
@@ -65,6 +72,11 @@ export function forbiddenKeyDetails(value: unknown, pathPrefix = ''): Validation
       if (FORBIDDEN_KEYS.has(key)) details.push({ path: joinPath(current.path, key), message: `property ${key} is not allowed` });
       else if (key.includes('\u0000'))
         details.push({ path: joinPath(current.path, key.replaceAll('\u0000', '\\u0000')), message: 'property names must not contain the NUL character' });
+      else if (LONE_SURROGATE.test(key))
+        details.push({
+          path: joinPath(current.path, key.replace(LONE_SURROGATE_ALL, '\ufffd')),
+          message: 'property names must be well-formed Unicode (no lone surrogates)',
+        });
     }
   }
   return details.slice(0, MAX_DETAILS);
@@ -114,4 +126,30 @@ export function validateContract<T extends object>(cls: new () => T, value: unkn
   }
   if (details.length > 0) throw new ValidationFailed(details);
   return instance;
+}
+
+/** A path ID: printable ASCII, 1..200 characters (run, intent, artifact and workflow IDs all fit). */
+const PATH_ID = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * Refuses a path parameter that is not a plausible ID before any lookup: NUL, control characters,
+ * non-ASCII and overlong values are a 400 here, never a database error.
+ */
+export class PathIdPipe implements PipeTransform<unknown, string> {
+  constructor(private readonly name: string) {}
+
+  transform(value: unknown): string {
+    if (typeof value !== 'string' || !PATH_ID.test(value)) {
+      throw new ValidationFailed([{ path: this.name, message: `${this.name} must be an ID: 1..200 printable ASCII characters` }]);
+    }
+    return value;
+  }
+}
+
+/** An ID for an error message: at most 64 characters, anything outside printable ASCII escaped. */
+export function shownId(id: string): string {
+  const escaped = JSON.stringify(id.length > 64 ? id.slice(0, 64) : id)
+    .slice(1, -1)
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return id.length > 64 ? `${escaped}…` : escaped;
 }

@@ -1,4 +1,5 @@
 export * from './cursor.js';
+export * from './instant.js';
 export * from './intents.schema.js';
 export * from './ops/actions.schema.js';
 export * from './ops/list-workflows.schema.js';

@@ -7,7 +7,6 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
-  IsISO8601,
   IsInt,
   IsNotEmptyObject,
   IsObject,
@@ -20,6 +19,7 @@ import {
   ValidateBy,
   ValidateNested,
 } from 'class-validator';
+import { IsInstant } from './instant.js';
 import { PageQuery } from './page.schema.js';
 
 export const CONNECTOR_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -66,11 +66,11 @@ export class IntentConstraints {
 
   @ApiPropertyOptional({ description: 'Do not execute before this instant (ISO 8601), at most 24 h from now', format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   @ValidateBy({
     name: 'notBeforeWithin24h',
     validator: {
-      // Like delayMs: a run waits at most a day. An unparsable value is IsISO8601's to report.
+      // Like delayMs: a run waits at most a day. An unparsable value is IsInstant's to report.
       validate: (value: unknown) => typeof value !== 'string' || Number.isNaN(Date.parse(value)) || Date.parse(value) - Date.now() <= 86_400_000,
       defaultMessage: () => 'notBefore must be at most 24 h (86400000 ms) from now',
     },
@@ -143,7 +143,18 @@ export class IntentView {
 
 export class ListIntentsQuery extends PageQuery {}
 
+/** Characters of a goal a list page shows. */
+export const GOAL_PREVIEW = 200;
+
+/** What a list page says about an intent: never its payload (read it by GET /api/intents/:id). */
+export class IntentSummary {
+  @ApiProperty() intentId!: string;
+  @ApiProperty({ description: `The goal's first ${GOAL_PREVIEW} characters (… when cut)` }) goal!: string;
+  @ApiProperty({ description: 'How many tasks the intent has' }) taskCount!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
 export class IntentPage {
-  @ApiProperty({ type: [IntentView] }) items!: IntentView[];
+  @ApiProperty({ type: [IntentSummary] }) items!: IntentSummary[];
   @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
 }

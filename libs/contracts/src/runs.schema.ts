@@ -81,6 +81,11 @@ export class ArtifactRef {
 export class ArtifactView extends ArtifactRef {
   @ApiProperty({ description: 'The artifact body', nullable: true }) inline!: unknown;
   @ApiProperty({ type: String, nullable: true }) uri!: string | null;
+  @ApiPropertyOptional({
+    description:
+      'true when the body is too large for this response (inline is null): read the artifact by its own route; one too large for any response (about 1 MB) is never served inline',
+  })
+  inlineOmitted?: boolean;
 }
 
 export class RunView extends RunHeader {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { deepBody, illFormedBody, isoVariants, nastyText } from '../../../test/support/hostile.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -31,10 +32,15 @@ describe('control plane lattice (property-based)', () => {
   const id = fc.oneof(
     fc.string({ maxLength: 260 }),
     fc.string({ unit: 'grapheme', maxLength: 40 }),
-    fc.constantFrom('run_missing', '..', '%', 'a/b', ' ', '\u0000', 'x'.repeat(300)),
+    fc.constantFrom('run_missing', '..', '%', 'a/b', ' ', '\u0000', '\u0001', '\u007f', '\u0085', '\u202e', '\n', 'run\u0000x', 'x'.repeat(300)),
     fc.constant('FINISHED'),
   );
-  const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('', 'x'.repeat(600), '\u0000', 'alice'));
+  const text = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.constantFrom('', 'x'.repeat(600), '\u0000', 'alice'),
+    nastyText,
+  );
   const actionBody = fc.record(
     {
       actor: text,
@@ -47,6 +53,8 @@ describe('control plane lattice (property-based)', () => {
   );
   const body = fc.oneof(
     actionBody.map((b) => JSON.stringify(b)),
+    deepBody,
+    illFormedBody,
     fc.json({ maxDepth: 3 }),
     fc.string({ maxLength: 60 }),
     fc.constantFrom('{"actor":', 'null', '[]', '"s"', '1e999', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'),
@@ -56,7 +64,8 @@ describe('control plane lattice (property-based)', () => {
     fc.string({ maxLength: 10 }),
   );
   const queryValue = fc.oneof(
-    text,
+    text.map((v) => v.replace(/\p{Cs}/gu, '\ufffd')),
+    isoVariants,
     fc.constantFrom('ERROR', 'SUCCESS', '0', '1', '200', '201', '-1', '1e3', '2026-01-01T00:00:00Z', 'WyIxIiwieCJd', 'eyJ4IjoxfQ'),
   );
   const query = fc.array(fc.tuple(queryKey, queryValue), { maxLength: 5 });
@@ -82,7 +91,7 @@ describe('control plane lattice (property-based)', () => {
           ...(method === 'POST' ? { body: rawBody } : {}),
         });
         const text = await res.text();
-        if (!LATTICE.has(res.status)) throw new Error(`${method} ${path} body=${rawBody} → ${res.status} ${text}`);
+        if (!LATTICE.has(res.status)) throw new Error(`${method} ${path} body=${String(rawBody).slice(0, 300)} → ${res.status} ${text}`);
         const unauthenticated = !headers.authorization?.startsWith('Bearer ') || headers.authorization.endsWith('nope');
         if (unauthenticated) expect(res.status).toBe(401);
         if (res.status >= 400) expect(JSON.parse(text)).toHaveProperty('error');

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -22,16 +22,24 @@ import {
   WorkflowPage,
   WorkflowSteps,
 } from '#contracts';
-import { OpsAuthGuard, Principal, type OpsPrincipal } from './ops-auth.js';
+import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, Roles, RolesGuard } from '#common';
+import { AuditedAction, type OpsPrincipal } from './ops-auth.js';
 import { OpsService } from './ops.service.js';
 import { WorkflowIdPipe } from './workflow-id.pipe.js';
 
-/** The exact six routes of the control plane. A seventh anywhere under /api/ops fails the policy test. */
+/**
+ * The exact six routes of the control plane. A seventh anywhere under /api/ops fails the policy test.
+ * Who may call what is RolesGuard + @Roles (viewer: the GETs; operator: everything); every state
+ * change is an @AuditedAction (checked at boot and by the policy test); domain errors become the
+ * 400/401/403/404/409 lattice in LatticeExceptionFilter.
+ */
 @ApiTags('ops')
-@ApiBearerAuth()
+@ApiBearerAuth('ops')
 @ApiUnauthorizedResponse({ description: 'no or invalid bearer token' })
 @ApiBadRequestResponse({ description: 'validation failed (details); nothing changed' })
-@UseGuards(OpsAuthGuard)
+@UseGuards(RolesGuard)
+@Roles('viewer', 'operator')
+@UseFilters(LatticeExceptionFilter)
 @Controller('api/ops/wf')
 export class OpsController {
   constructor(private readonly ops: OpsService) {}
@@ -60,35 +68,47 @@ export class OpsController {
   }
 
   @Post(':id/cancel')
+  @Roles('operator')
+  @AuditedAction('cancel')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Cancel a PENDING, ENQUEUED or DELAYED workflow (takes effect at its next step)' })
   @ApiAcceptedResponse({ type: ActionAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not cancellable in its current status' })
-  cancel(@Param('id', WorkflowIdPipe) id: string, @Body() body: CancelWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ActionAccepted> {
-    return this.ops.cancel(id, body, who);
+  cancel(@Param('id', WorkflowIdPipe) id: string, @Body() body: CancelWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
+    return this.ops.cancel(id, body, asOperator(who));
   }
 
   @Post(':id/resume')
+  @Roles('operator')
+  @AuditedAction('resume')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Resume a CANCELLED or MAX_RECOVERY_ATTEMPTS_EXCEEDED workflow, or start an ENQUEUED/DELAYED one now, under the same ID' })
   @ApiAcceptedResponse({ type: ActionAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not resumable (an ERROR workflow is forked, not resumed)' })
-  resume(@Param('id', WorkflowIdPipe) id: string, @Body() body: ResumeWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ActionAccepted> {
-    return this.ops.resume(id, body, who);
+  resume(@Param('id', WorkflowIdPipe) id: string, @Body() body: ResumeWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
+    return this.ops.resume(id, body, asOperator(who));
   }
 
   @Post(':id/fork')
+  @Roles('operator')
+  @AuditedAction('fork')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Fork a finished workflow at stepN: steps before it are reused, stepN onwards re-executes under a new ID' })
   @ApiAcceptedResponse({ type: ForkAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not finished, or stepN beyond the last recorded step' })
-  fork(@Param('id', WorkflowIdPipe) id: string, @Body() body: ForkWorkflowRequest, @Principal() who: OpsPrincipal): Promise<ForkAccepted> {
-    return this.ops.fork(id, body, who);
+  fork(@Param('id', WorkflowIdPipe) id: string, @Body() body: ForkWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ForkAccepted> {
+    return this.ops.fork(id, body, asOperator(who));
   }
+}
+
+/** RolesGuard admitted only an operator to an action route. */
+function asOperator(who: AuthPrincipal): OpsPrincipal {
+  if (who.role !== 'operator') throw new Error(`RolesGuard let a ${who.role} through to a control action`);
+  return { principal: who.principal, role: who.role };
 }

@@ -1,6 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Injectable } from '@nestjs/common';
-import { Conflict, NotFound, newActionId, newRunId } from '#common';
+import { Conflict, NotFound, newActionId, newRunId, shownId } from '#common';
 import {
   type ActionAccepted,
   decodeKeyset,
@@ -169,7 +169,7 @@ export class OpsService {
 
   private async mustFind(id: string): Promise<WorkflowRow> {
     const row = await this.repository.workflow(id);
-    if (!row) throw new NotFound(`workflow ${id} not found`);
+    if (!row) throw new NotFound(`workflow ${shownId(id)} not found`);
     return row;
   }
 }

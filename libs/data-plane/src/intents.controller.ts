@@ -1,10 +1,28 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { CreateIntentRequest, IntentCreated, IntentPage, IntentView, ListIntentsQuery } from '#contracts';
 import { IntentsService } from './intents.service.js';
 
+/** The data plane: `client` tokens (RolesGuard + @Roles); open only while no client token is configured. */
 @ApiTags('intents')
+@ApiBearerAuth('client')
+@ApiUnauthorizedResponse({ description: 'no or invalid bearer token (once a client token is configured)' })
+@ApiForbiddenResponse({ description: 'a viewer or operator token: the data plane takes client tokens' })
+@UseGuards(RolesGuard)
+@Roles('client')
+@UseFilters(LatticeExceptionFilter)
 @Controller('api/intents')
 export class IntentsController {
   constructor(private readonly intents: IntentsService) {}
@@ -14,8 +32,8 @@ export class IntentsController {
   @ApiCreatedResponse({ type: IntentCreated, description: 'created' })
   @ApiOkResponse({ type: IntentCreated, description: 'the same intent already existed' })
   @ApiBadRequestResponse({ description: 'validation failed; nothing was written' })
-  async create(@Body() body: CreateIntentRequest, @Res({ passthrough: true }) res: Response): Promise<IntentCreated> {
-    const { intentId, created } = await this.intents.create(body);
+  async create(@Body() body: CreateIntentRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<IntentCreated> {
+    const { intentId, created } = await this.intents.create(body, who.principal);
     res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
     return { intentId };
   }
@@ -31,7 +49,7 @@ export class IntentsController {
   @ApiOperation({ summary: 'Read one intent' })
   @ApiOkResponse({ type: IntentView })
   @ApiNotFoundResponse()
-  get(@Param('intentId') intentId: string): Promise<IntentView> {
+  get(@Param('intentId', new PathIdPipe('intentId')) intentId: string): Promise<IntentView> {
     return this.intents.get(intentId);
   }
 }

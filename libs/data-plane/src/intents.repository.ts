@@ -12,6 +12,14 @@ export interface IntentRow {
   created_key: string;
 }
 
+export interface IntentSummaryRow {
+  id: string;
+  goal: string;
+  created_at: Date;
+  created_key: string;
+  task_count: number;
+}
+
 const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
 
 @Injectable()
@@ -19,10 +27,10 @@ export class IntentsRepository {
   constructor(private readonly db: Database) {}
 
   /** True when this call created the row; false when the same intent already existed. */
-  async insert(intent: { id: string; goal: string; payload: Record<string, unknown>; hash: string }): Promise<boolean> {
+  async insert(intent: { id: string; goal: string; payload: Record<string, unknown>; hash: string; createdBy: string }): Promise<boolean> {
     const inserted = await this.db
       .insertInto('app.intents')
-      .values({ id: intent.id, goal: intent.goal, payload: JSON.stringify(intent.payload), intent_hash: intent.hash })
+      .values({ id: intent.id, goal: intent.goal, payload: JSON.stringify(intent.payload), intent_hash: intent.hash, created_by: intent.createdBy })
       .onConflict((oc) => oc.column('intent_hash').doNothing())
       .returning('id')
       .executeTakeFirst();
@@ -37,8 +45,11 @@ export class IntentsRepository {
     return row;
   }
 
-  list(limit: number, after: Keyset | undefined): Promise<IntentRow[]> {
-    let query = this.db.selectFrom('app.intents').select(['id', 'goal', 'payload', 'created_at', createdKey]);
+  /** A page of summaries: the payload itself is never read for a list. */
+  list(limit: number, after: Keyset | undefined): Promise<IntentSummaryRow[]> {
+    let query = this.db
+      .selectFrom('app.intents')
+      .select(['id', 'goal', 'created_at', createdKey, sql<number>`jsonb_array_length(payload->'inputs'->'tasks')`.as('task_count')]);
     if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id})`);
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }

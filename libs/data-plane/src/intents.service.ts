@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { NotFound, ValidationFailed, canonicalJson, sha256 } from '#common';
-import { type CreateIntentRequest, type IntentPage, type IntentView, decodeCursor, encodeCursor } from '#contracts';
+import { NotFound, ValidationFailed, canonicalJson, sha256, shownId } from '#common';
+import { type CreateIntentRequest, GOAL_PREVIEW, type IntentPage, type IntentSummary, type IntentView, decodeCursor, encodeCursor } from '#contracts';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
-import { IntentsRepository, type IntentRow } from './intents.repository.js';
+import { IntentsRepository, type IntentRow, type IntentSummaryRow } from './intents.repository.js';
 import type { IntentPayload } from './planner.js';
 
 @Injectable()
@@ -16,7 +16,7 @@ export class IntentsService {
    * Content-addressed: the id is a hash of the canonical intent, so the same intent is the same row.
    * Every task is checked against its connector here, so a bad task is a 400 now, never a failed run later.
    */
-  async create(request: CreateIntentRequest): Promise<{ intentId: string; created: boolean }> {
+  async create(request: CreateIntentRequest, createdBy: string): Promise<{ intentId: string; created: boolean }> {
     const payload = JSON.parse(JSON.stringify({ inputs: request.inputs, constraints: request.constraints, connectors: request.connectors })) as IntentPayload;
     this.checkTasks(payload);
     if (payload.constraints.notBefore !== undefined && Number.isNaN(Date.parse(payload.constraints.notBefore))) {
@@ -25,7 +25,7 @@ export class IntentsService {
     const canonical = canonicalJson({ goal: request.goal, ...payload });
     const hash = sha256(canonical);
     const intentId = `it_${hash.slice(0, 32)}`;
-    const created = await this.intents.insert({ id: intentId, goal: request.goal, payload: payload as unknown as Record<string, unknown>, hash });
+    const created = await this.intents.insert({ id: intentId, goal: request.goal, payload: payload as unknown as Record<string, unknown>, hash, createdBy });
     return { intentId, created };
   }
 
@@ -44,7 +44,7 @@ export class IntentsService {
 
   async get(intentId: string): Promise<IntentView> {
     const row = await this.intents.find(intentId);
-    if (!row) throw new NotFound(`intent ${intentId} not found`);
+    if (!row) throw new NotFound(`intent ${shownId(intentId)} not found`);
     return toView(row);
   }
 
@@ -52,7 +52,7 @@ export class IntentsService {
     const rows = await this.intents.list(limit + 1, cursor ? decodeCursor(cursor) : undefined);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map(toView), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_key, id: last.id }) : null };
+    return { items: page.map(toSummary), nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_key, id: last.id }) : null };
   }
 }
 
@@ -64,6 +64,17 @@ function toView(row: IntentRow): IntentView {
     inputs: payload.inputs as IntentView['inputs'],
     constraints: payload.constraints,
     ...(payload.connectors ? { connectors: [...payload.connectors] } : {}),
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function toSummary(row: IntentSummaryRow): IntentSummary {
+  // Cut on code points, so a surrogate pair is never split.
+  const chars = [...row.goal];
+  return {
+    intentId: row.id,
+    goal: chars.length > GOAL_PREVIEW ? `${chars.slice(0, GOAL_PREVIEW).join('')}…` : row.goal,
+    taskCount: row.task_count,
     createdAt: row.created_at.toISOString(),
   };
 }

@@ -1,13 +1,36 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
+import { CreatorsRepository } from './creators.repository.js';
 import { RunsService } from './runs.service.js';
 
+/** The data plane: `client` tokens (RolesGuard + @Roles); open only while no client token is configured. */
 @ApiTags('runs')
+@ApiBearerAuth('client')
+@ApiUnauthorizedResponse({ description: 'no or invalid bearer token (once a client token is configured)' })
+@ApiForbiddenResponse({ description: 'a viewer or operator token: the data plane takes client tokens' })
+@UseGuards(RolesGuard)
+@Roles('client')
+@UseFilters(LatticeExceptionFilter)
 @Controller('api/runs')
 export class RunsController {
-  constructor(private readonly runs: RunsService) {}
+  constructor(
+    private readonly runs: RunsService,
+    private readonly creators: CreatorsRepository,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Start a run of an intent (the run ID is the DBOS workflow ID)' })
@@ -16,8 +39,9 @@ export class RunsController {
   @ApiBadRequestResponse()
   @ApiNotFoundResponse({ description: 'unknown intent' })
   @ApiConflictResponse({ description: 'idempotencyKey already used for another intent' })
-  async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: Response): Promise<RunHeader> {
+  async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<RunHeader> {
     const { run, created } = await this.runs.start(body);
+    if (created) await this.creators.recordRunCreator(run.runId, who.principal);
     res.status(created ? HttpStatus.ACCEPTED : HttpStatus.OK);
     return run;
   }
@@ -33,7 +57,7 @@ export class RunsController {
   @ApiOperation({ summary: 'Read a run: projection, DBOS status, marks and artifact refs' })
   @ApiOkResponse({ type: RunView })
   @ApiNotFoundResponse()
-  get(@Param('runId') runId: string): Promise<RunView> {
+  get(@Param('runId', new PathIdPipe('runId')) runId: string): Promise<RunView> {
     return this.runs.get(runId);
   }
 
@@ -41,7 +65,7 @@ export class RunsController {
   @ApiOperation({ summary: "The run's DBOS steps in order (stepN = functionId + 1)" })
   @ApiOkResponse({ type: RunSteps })
   @ApiNotFoundResponse()
-  steps(@Param('runId') runId: string): Promise<RunSteps> {
+  steps(@Param('runId', new PathIdPipe('runId')) runId: string): Promise<RunSteps> {
     return this.runs.steps(runId);
   }
 
@@ -49,7 +73,7 @@ export class RunsController {
   @ApiOperation({ summary: "The run's step artifacts (plan_card, patch_card, decision, execution_report)" })
   @ApiOkResponse({ type: RunArtifacts })
   @ApiNotFoundResponse()
-  artifacts(@Param('runId') runId: string): Promise<RunArtifacts> {
+  artifacts(@Param('runId', new PathIdPipe('runId')) runId: string): Promise<RunArtifacts> {
     return this.runs.artifacts(runId);
   }
 
@@ -57,7 +81,10 @@ export class RunsController {
   @ApiOperation({ summary: 'One artifact' })
   @ApiOkResponse({ type: ArtifactView })
   @ApiNotFoundResponse()
-  artifact(@Param('runId') runId: string, @Param('artifactId') artifactId: string): Promise<ArtifactView> {
+  artifact(
+    @Param('runId', new PathIdPipe('runId')) runId: string,
+    @Param('artifactId', new PathIdPipe('artifactId')) artifactId: string,
+  ): Promise<ArtifactView> {
     return this.runs.artifact(runId, artifactId);
   }
 }

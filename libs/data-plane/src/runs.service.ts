@@ -1,6 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Injectable } from '@nestjs/common';
-import { Conflict, NotFound, newRunId } from '#common';
+import { Conflict, MAX_RESPONSE_BYTES, NotFound, newRunId, shownId } from '#common';
 import {
   type ArtifactView,
   type ListRunsQuery,
@@ -57,7 +57,7 @@ export class RunsService {
       traceId: trace ? carrierTraceId(trace) : null,
       status: delayed ? 'waiting' : 'queued',
     });
-    if (!started) throw new NotFound(`intent ${request.intentId} not found`);
+    if (!started) throw new NotFound(`intent ${shownId(request.intentId)} not found`);
     const { row, created } = started;
     if (row.intent_id !== request.intentId) {
       throw new Conflict(
@@ -133,21 +133,28 @@ export class RunsService {
     return { runId, steps: steps.map(describeStep) };
   }
 
+  /** Inline bodies while they fit the page budget; the rest are read one by one (inlineOmitted). */
   async artifacts(runId: string): Promise<RunArtifacts> {
     await this.mustFind(runId);
-    return { runId, artifacts: (await this.runs.artifacts(runId)).map(toArtifact) };
+    let budget = ARTIFACT_PAGE_BUDGET;
+    const artifacts = (await this.runs.artifacts(runId)).map((row) => {
+      const view = boundedArtifact(toArtifact(row), budget);
+      budget -= view.inlineOmitted ? 0 : jsonBytes(view.inline);
+      return view;
+    });
+    return { runId, artifacts };
   }
 
   async artifact(runId: string, artifactId: string): Promise<ArtifactView> {
     await this.mustFind(runId);
     const row = /^\d{1,18}$/.test(artifactId) ? await this.runs.artifact(runId, artifactId) : undefined;
-    if (!row) throw new NotFound(`artifact ${artifactId} of run ${runId} not found`);
-    return toArtifact(row);
+    if (!row) throw new NotFound(`artifact ${shownId(artifactId)} of run ${shownId(runId)} not found`);
+    return boundedArtifact(toArtifact(row), MAX_INLINE_ARTIFACT_BYTES);
   }
 
   private async mustFind(runId: string): Promise<RunRow> {
     const row = await this.runs.find(runId);
-    if (!row) throw new NotFound(`run ${runId} not found`);
+    if (!row) throw new NotFound(`run ${shownId(runId)} not found`);
     return row;
   }
 }
@@ -167,6 +174,20 @@ export function toHeader(row: RunRow): RunHeader {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
+}
+
+/** No response carries more than MAX_RESPONSE_BYTES: one artifact's inline body is at most this much. */
+export const MAX_INLINE_ARTIFACT_BYTES = MAX_RESPONSE_BYTES - 64 * 1024;
+/** The inline bodies of one GET /api/runs/:id/artifacts, together. */
+const ARTIFACT_PAGE_BUDGET = MAX_RESPONSE_BYTES / 2;
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? 'null');
+}
+
+/** The artifact, or its reference with inline null and inlineOmitted when its body exceeds `budget` bytes of JSON. */
+function boundedArtifact(view: ArtifactView, budget: number): ArtifactView {
+  return jsonBytes(view.inline) <= budget ? view : { ...view, inline: null, inlineOmitted: true };
 }
 
 function toArtifact(row: {

@@ -15,6 +15,8 @@ export interface IntentsTable {
   payload: JSONColumnType<Record<string, unknown>, string, string>;
   intent_hash: string;
   created_at: Timestamp;
+  /** The principal that stored it first (migration 0004). */
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RunsTable {
@@ -31,6 +33,8 @@ export interface RunsTable {
   trace_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** The principal whose POST /api/runs created it (migration 0004); NULL for forks. */
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RunStepsTable {

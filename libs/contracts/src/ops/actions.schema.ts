@@ -1,19 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { PRINTABLE } from './workflow-status.js';
+import { AUDIT_TEXT } from './workflow-status.js';
 
 /** Every control action names who does it and why; both land in the OPS audit row. */
 export class OperatorActionRequest {
   @ApiProperty({ description: 'Who is acting (a person or a tool)', minLength: 1, maxLength: 100, example: 'alice' })
   @IsString()
   @Length(1, 100)
-  @Matches(PRINTABLE, { message: 'actor must be printable text' })
+  @Matches(AUDIT_TEXT, { message: 'actor must be printable text on one line (no control, format or separator characters)' })
   actor!: string;
 
   @ApiProperty({ description: 'Why (lands in the audit row)', minLength: 1, maxLength: 500, example: 'stuck behind a bad deploy' })
   @IsString()
   @Length(1, 500)
-  @Matches(PRINTABLE, { message: 'reason must be printable text' })
+  @Matches(AUDIT_TEXT, { message: 'reason must be printable text on one line (no control, format or separator characters)' })
   reason!: string;
 }
 

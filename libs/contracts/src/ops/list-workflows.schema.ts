@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PRINTABLE, WORKFLOW_STATUSES, type WorkflowStatusName } from './workflow-status.js';
+import { IsInstant } from '../instant.js';
 import { PageQuery } from '../page.schema.js';
 
 /** GET /api/ops/wf query. Unknown keys are a 400 (the global pipe forbids them). */
@@ -30,12 +31,12 @@ export class ListWorkflowsQuery extends PageQuery {
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   createdAfter?: string;
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   createdBefore?: string;
 }
 

@@ -12,3 +12,10 @@ export const WORKFLOW_ID = /^[\x21-\x7e]{1,200}$/;
 /** Text without control characters: it lands in audit rows, SQL parameters and terminals. */
 // eslint-disable-next-line no-control-regex
 export const PRINTABLE = /^[^\x00-\x1f\x7f]+$/;
+
+/**
+ * Text that lands in the audit trail (actor, reason): no Unicode control (Cc: C0, DEL, C1 such as
+ * U+0085), format (Cf: bidi overrides such as U+202E, zero-width characters), line/paragraph separator
+ * (Zl, Zp) or lone surrogate (Cs), so what an auditor reads is what was sent, on one line.
+ */
+export const AUDIT_TEXT = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u;

@@ -6,7 +6,7 @@ import { ConnectorRegistry } from './connector.registry.js';
 import { PermanentTaskError, TransientTaskError, isTransient, type Connector, type TaskContext } from './connector.js';
 import { EchoConnector } from './echo.connector.js';
 import { FaultConnector, type FaultArgs } from './fault.connector.js';
-import { HttpConnector, type HttpArgs } from './http.connector.js';
+import { HttpConnector, type HttpArgs, keptBody, MAX_HTTP_RESPONSE_BYTES } from './http.connector.js';
 import { checkAllowlist } from './url-allowlist.js';
 
 const ARGS = 'inputs.tasks.0.args';
@@ -98,16 +98,42 @@ describe('HttpConnector', () => {
       ['another path on an allowed host', 'https://api.example.com/v2/orders'],
       ['http instead of https', 'http://api.example.com/v1/orders'],
       ['another port', 'http://127.0.0.1:8081/health'],
-    ])('rejects a URL on %s, naming the url path and the allowlist', (_what, url) => {
+    ])('rejects a URL on %s, naming the url path but never the allowlist (server configuration)', (_what, url) => {
       const error = validationError(() => http.parseArgs({ method: 'GET', url }, ARGS));
-      expect(error.details).toHaveLength(1);
-      expect(error.details[0]?.path).toBe(`${ARGS}.url`);
-      expect(error.details[0]?.message).toContain('https://api.example.com/v1/');
+      expect(error.details).toEqual([
+        { path: `${ARGS}.url`, message: 'url is not under an allowed prefix (the service operator sets HTTP_CONNECTOR_ALLOWLIST)' },
+      ]);
+      expect(JSON.stringify(error.details)).not.toMatch(/api\.example\.com|127\.0\.0\.1:8080/);
     });
 
-    it('rejects every URL when the allowlist is empty', () => {
+    it('rejects every URL when the allowlist is empty, with the same words (whether it is empty is configuration too)', () => {
       const error = validationError(() => new HttpConnector([]).parseArgs({ method: 'GET', url: 'https://api.example.com/v1/x' }, ARGS));
-      expect(error.details[0]).toMatchObject({ path: `${ARGS}.url`, message: expect.stringContaining('empty') as string });
+      expect(error.details[0]).toEqual({
+        path: `${ARGS}.url`,
+        message: 'url is not under an allowed prefix (the service operator sets HTTP_CONNECTOR_ALLOWLIST)',
+      });
+    });
+
+    it.each([
+      'Authorization',
+      'authorization',
+      'Proxy-Authorization',
+      'Cookie',
+      'X-Api-Key',
+      'Api-Key',
+      'X-Auth-Token',
+      'X-Session-Token',
+      'x-client-secret',
+      'X-Password',
+    ])('refuses the credential header %s with a 400 that says what to do instead', (name) => {
+      const error = validationError(() => http.parseArgs({ method: 'POST', url: 'https://api.example.com/v1/x', headers: { [name]: 'Bearer s3cret' } }, ARGS));
+      expect(error.details).toEqual([{ path: `${ARGS}.headers.${name}`, message: expect.stringContaining('looks like a credential') as string }]);
+      expect(error.details[0]?.message).toContain('Allowlist a gateway prefix that adds the credential');
+      expect(JSON.stringify(error.details)).not.toContain('s3cret');
+    });
+
+    it.each(['X-Trace', 'Accept', 'Content-Type', 'X-Request-Id', 'If-Match'])('keeps the ordinary header %s', (name) => {
+      expect(http.parseArgs({ method: 'POST', url: 'https://api.example.com/v1/x', headers: { [name]: 'v' } }, ARGS).headers).toEqual({ [name]: 'v' });
     });
 
     it.each(['Idempotency-Key', 'idempotency-key', 'IDEMPOTENCY-KEY'])('rejects a user-supplied %s header', (name) => {
@@ -310,6 +336,18 @@ describe('HttpConnector', () => {
       expect(seen[0]?.headers['content-type']).toBe('application/json');
       expect(seen[0]?.headers['x-trace']).toBe('abc');
       expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ item: 'book', qty: 2 });
+    });
+
+    it(`keeps a response body up to ${MAX_HTTP_RESPONSE_BYTES} bytes; beyond, its first bytes, its size and truncated: true`, () => {
+      const small = 'a'.repeat(MAX_HTTP_RESPONSE_BYTES);
+      expect(keptBody(small)).toEqual({ body: small });
+      expect(keptBody('{"a":1}')).toEqual({ body: { a: 1 } });
+      const big = `{"x":"${'é'.repeat(MAX_HTTP_RESPONSE_BYTES)}"}`;
+      const kept = keptBody(big) as { body: string; truncated: true; bytes: number };
+      expect(kept.truncated).toBe(true);
+      expect(kept.bytes).toBe(Buffer.byteLength(big));
+      expect(Buffer.byteLength(kept.body)).toBeLessThanOrEqual(MAX_HTTP_RESPONSE_BYTES);
+      expect(big.startsWith(kept.body)).toBe(true);
     });
 
     it('sends no body on GET', async () => {

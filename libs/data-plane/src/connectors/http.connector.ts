@@ -10,6 +10,27 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** RFC 7230 `field-value`: HTAB, SP, visible ASCII and obs-text; never CR, LF, NUL or other controls. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * Credential headers: an intent is stored and readable by every client, so a secret in it would be
+ * too. Refused at intent creation; calls that need a credential go to an allowlisted prefix that adds
+ * it (a gateway or sidecar outside this service).
+ */
+const CREDENTIAL_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  'x-access-token',
+  'x-csrf-token',
+]);
+const CREDENTIAL_PATTERN = /(^|-)(auth|token|secret|password|passwd|api-?key|session|credential)s?($|-)/i;
+
+/** Largest response body kept in the execution report: beyond it only its first bytes and its size are stored. */
+export const MAX_HTTP_RESPONSE_BYTES = 16 * 1024;
+
 /** Headers the HTTP client manages itself (it refuses or overrides them): refused here, not retried at the effect. */
 const CLIENT_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect']);
 
@@ -62,6 +83,13 @@ export class HttpConnector implements Connector<HttpArgs> {
         throw new ValidationFailed([{ path: at, message: "header names must be RFC 7230 tokens (letters, digits and !#$%&'*+-.^_`|~)" }]);
       if (!HEADER_VALUE.test(value))
         throw new ValidationFailed([{ path: at, message: 'header values must not contain CR, LF, NUL, other control characters or characters above U+00FF' }]);
+      if (CREDENTIAL_HEADERS.has(lower) || CREDENTIAL_PATTERN.test(lower))
+        throw new ValidationFailed([
+          {
+            path: at,
+            message: `${key} looks like a credential: intents are stored and readable by every client, so credentials are refused. Allowlist a gateway prefix that adds the credential itself`,
+          },
+        ]);
       if (lower === 'idempotency-key') throw new ValidationFailed([{ path: at, message: 'Idempotency-Key is set by the service (the task key)' }]);
       if (CLIENT_HEADERS.has(lower)) throw new ValidationFailed([{ path: at, message: `${key} is managed by the HTTP client and cannot be set` }]);
       const twin = seen.get(lower);
@@ -75,7 +103,7 @@ export class HttpConnector implements Connector<HttpArgs> {
           ? 'url must not carry a username or password'
           : verdict.reason === 'encoded-separator'
             ? 'url path must not contain an encoded / or \\ (%2F, %5C)'
-            : `url is not under an allowed prefix (HTTP_CONNECTOR_ALLOWLIST: ${this.allowlist.join(', ') || 'empty'})`;
+            : 'url is not under an allowed prefix (the service operator sets HTTP_CONNECTOR_ALLOWLIST)';
       throw new ValidationFailed([{ path: `${path}.url`, message }]);
     }
     return parsed;
@@ -111,14 +139,24 @@ export class HttpConnector implements Connector<HttpArgs> {
       );
     }
     const text = await response.text().catch(() => '');
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // keep the text
-    }
     if (response.status >= 500) throw new TransientTaskError(`${args.method} ${args.url} answered ${response.status}`);
     if (response.status >= 400) throw new PermanentTaskError(`${args.method} ${args.url} answered ${response.status}: ${text.slice(0, 200)}`);
-    return { status: response.status, body };
+    return { status: response.status, ...keptBody(text) };
+  }
+}
+
+/** The response body as stored: parsed JSON when it fits MAX_HTTP_RESPONSE_BYTES, else its first characters and its size. */
+export function keptBody(text: string): { body: unknown } | { body: string; truncated: true; bytes: number } {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_HTTP_RESPONSE_BYTES) {
+    // Cut on characters, then trimmed to the byte budget (a multi-byte character is never split).
+    let kept = text.slice(0, MAX_HTTP_RESPONSE_BYTES);
+    while (Buffer.byteLength(kept) > MAX_HTTP_RESPONSE_BYTES) kept = kept.slice(0, -1);
+    return { body: kept.replace(/\p{Cs}/gu, ''), truncated: true, bytes };
+  }
+  try {
+    return { body: text ? (JSON.parse(text) as unknown) : null };
+  } catch {
+    return { body: text };
   }
 }
