@@ -5,3 +5,4 @@ export * from './steps.js';
 export * from './system-database.js';
 export * from './app-step.js';
 export * from './admission.js';
+export * from './cancellable-sleep.js';
