@@ -88,7 +88,17 @@ export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkPar
           hint: status === 'ERROR' ? `resume does not redo failed work: fork it (POST /api/ops/wf/${id}/fork with the failed step's stepN)` : hintFor(status),
         };
       }
-      return { outcome: 'accept', action: status === 'ENQUEUED' || status === 'DELAYED' ? 'resume (start now, bypassing the queue)' : 'resume' };
+      // DBOS re-enqueues the workflow on its own queue: an ENQUEUED run keeps its place (priority and
+      // creation time are unchanged); a DELAYED one skips the rest of its delay and waits its turn.
+      return {
+        outcome: 'accept',
+        action:
+          status === 'ENQUEUED'
+            ? 'resume (it stays queued on its queue, in its place)'
+            : status === 'DELAYED'
+              ? 'resume (its delay ends: queued now, it starts in turn)'
+              : 'resume',
+      };
     case 'fork': {
       if (!fork) throw new Error('a fork decision needs a stepN');
       if (!is(TERMINAL_STATUSES, status)) {
