@@ -319,6 +319,56 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     expect(violated(await verifyInvariants(t.database.url))).toEqual({});
   });
 
+  it('(h) a run attempting a task more often than its maxAttempts allows is reported, by run and by receipt', async () => {
+    const sends = await query<{ task_key: string; attempt: number }>('SELECT task_key, attempt FROM app.task_attempts WHERE run_id = $1 ORDER BY task_key', [
+      runs.succeeded,
+    ]);
+    // Real runs record their sends, and pass (the healthy check above).
+    expect(sends.rows.map((r) => r.attempt)).toEqual([1, 1]);
+    const key = sends.rows[0]!.task_key;
+    await query(
+      "INSERT INTO app.task_attempts (task_key, seq, run_id, attempt, execution_id, settled_at, outcome) VALUES ($1, 100, $2, 4, 'planted', now(), 'failed')",
+      [key, runs.succeeded],
+    );
+    try {
+      const results = await verifyInvariants(t.database.url);
+      expect(violated(results)).toEqual({ '10_receipt_attempts_within_allowed': [runs.succeeded] });
+      expect(results.find((r) => r.name === '10_receipt_attempts_within_allowed')?.violations[0]?.detail).toContain('attempt 4 made, but the run allows 3');
+    } finally {
+      await query('DELETE FROM app.task_attempts WHERE task_key = $1 AND seq = 100', [key]);
+    }
+    await query('UPDATE app.task_receipts SET attempts = 14 WHERE task_key = $1', [key]);
+    try {
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({ '10_receipt_attempts_within_allowed': [key] });
+    } finally {
+      await query('UPDATE app.task_receipts SET attempts = 1 WHERE task_key = $1', [key]);
+    }
+    expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+  });
+
+  it('(i) one task effect sent by two overlapping executions of one run is reported; a re-send after a crash is not', async () => {
+    const { rows } = await query<{ task_key: string }>('SELECT task_key FROM app.task_receipts WHERE run_id = $1 ORDER BY task_index LIMIT 1', [runs.resumed]);
+    const key = rows[0]!.task_key;
+    // After the run's real sends: execution A died with its send in flight (never settled), B re-sent it. Legitimate.
+    await query(
+      `INSERT INTO app.task_attempts (task_key, seq, run_id, attempt, execution_id, claimed_at, settled_at, outcome) VALUES
+         ($1, 101, $2, 1, 'exec-a', now() + interval '1 s', NULL, NULL),
+         ($1, 102, $2, 1, 'exec-b', now() + interval '5 s', now() + interval '6 s', 'succeeded')`,
+      [key, runs.resumed],
+    );
+    try {
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+      // Execution A was alive after all: it settled its send after B had claimed the task.
+      await query("UPDATE app.task_attempts SET settled_at = now() + interval '7 s', outcome = 'succeeded' WHERE task_key = $1 AND seq = 101", [key]);
+      const results = await verifyInvariants(t.database.url);
+      expect(violated(results)).toEqual({ '11_task_effect_by_one_execution': [runs.resumed] });
+      expect(results.find((r) => r.name === '11_task_effect_by_one_execution')?.violations[0]?.detail).toContain('exec-a');
+    } finally {
+      await query('DELETE FROM app.task_attempts WHERE task_key = $1 AND seq IN (101, 102)', [key]);
+    }
+    expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+  });
+
   it('exits 1 naming the violated invariant, and 2 when app and system databases are split', async () => {
     await query("INSERT INTO dbos.workflow_status (workflow_uuid, status, name) VALUES ('run_oracle_ghost2', 'PENDING', 'IntentWorkflow')");
     try {
