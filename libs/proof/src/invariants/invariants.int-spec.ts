@@ -64,7 +64,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
       { connector: 'echo', args: { value: 'b' } },
     ]);
     runs.failed = await startRun([{ connector: 'fault', args: { mode: 'permanent' } }]);
-    // Sleeps stay short: a cancelled workflow's in-memory sleep still runs out, and holds the process until it does.
+    // Sleeps stay short: a cancelled workflow's abandoned DBOS sleep timer still runs out.
     runs.canceled = await startRun([{ connector: 'echo', args: { value: 'never' } }], { delayMs: 8000 });
     // Resuming keeps the sleep's checkpointed deadline, so this one wakes soon after its resume.
     runs.resumed = await startRun([{ connector: 'echo', args: { value: 'later' } }], { delayMs: 4000 });
