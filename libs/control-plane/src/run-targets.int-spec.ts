@@ -33,7 +33,7 @@ describe('control actions on the service’s own workflows', () => {
   });
 
   it('cancel, resume and fork of an ops_<actionId> workflow or a tick answer 409 and change nothing', async () => {
-    const runId = await startRun(t, [{ connector: 'echo', args: { value: 'target' } }], { delayMs: 60_000 });
+    const runId = await startRun(t, [{ connector: 'echo', args: { value: 'target' } }], { delayMs: 20_000 });
     await waitFor('the run to sleep', async () => ((await t.request('GET', `/api/runs/${runId}`)).body.status === 'waiting' ? true : undefined));
     const cancelled = await t.request('POST', `/api/ops/wf/${runId}/cancel`, why, op);
     expect(cancelled.status).toBe(202);

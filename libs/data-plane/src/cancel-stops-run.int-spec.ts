@@ -46,11 +46,11 @@ describe('cancel stops a run; resume after cancel is one execution', () => {
     (await t.db.selectFrom('app.task_receipts').select('task_key').where('lineage_root', '=', runId).orderBy('task_index').execute()).map((r) => r.task_key);
 
   it('a cancelled run in its durable sleep stops executing at once, not at its deadline', async () => {
-    const runId = await startRun(t, [http('sleeper')], { delayMs: 60_000 });
+    const runId = await startRun(t, [http('sleeper')], { delayMs: 20_000 });
     await sleeping(runId);
     expect(runningHere(runId)).toBe(true);
     await act(runId, 'cancel');
-    // DBOS's cancellation watch polls once a second; the sleep had 60 s left.
+    // DBOS's cancellation watch polls once a second; the sleep had about 20 s left.
     await waitFor('the cancelled execution to end', () => Promise.resolve(runningHere(runId) ? undefined : true), 5000);
     expect(await dbosStatus(runId)).toBe('CANCELLED');
     expect(effects.total).toBe(0);
