@@ -36,7 +36,7 @@ function fakeOps(statuses: Record<string, string>) {
   };
   const ops = {
     calls,
-    get: (id: string) => Promise.resolve().then(() => ({ workflowID: id, status: status(id), ops: [] })),
+    get: (id: string) => Promise.resolve().then(() => ({ workflowID: id, status: status(id), name: 'IntentWorkflow', ops: [] })),
     steps: (id: string) => Promise.resolve().then(() => ({ workflowID: id, steps: status(id) === 'SUCCESS' ? ERROR_STEPS.slice(0, 3) : ERROR_STEPS })),
     cancel: (id: string) =>
       Promise.resolve().then(() => {

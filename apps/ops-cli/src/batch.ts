@@ -99,10 +99,12 @@ export async function runBatch(ids: readonly string[], cmd: BatchCommand, option
     try {
       if (!WORKFLOW_ID.test(id)) throw new ValidationFailed([{ path: 'id', message: 'id must be a workflow ID: 1..200 printable ASCII characters' }]);
       if (!options.dryRun) await limiter.next();
-      status = (await ops.get(id)).status;
+      const detail = await ops.get(id);
+      status = detail.status;
+      const name = detail.name;
 
       if (options.dryRun) {
-        const decision = await predict(id, status, cmd);
+        const decision = await predict(id, status, name, cmd);
         if (decision.outcome === 'accept') {
           out(`${at()} → would ${decision.action}`);
           tally.done++;
@@ -143,11 +145,11 @@ export async function runBatch(ids: readonly string[], cmd: BatchCommand, option
   return { tally, skipped: ids.length - attempted };
 
   /** The dry run's prediction, from reads only. */
-  async function predict(id: string, status: string, command: BatchCommand): Promise<Decision> {
+  async function predict(id: string, status: string, name: string | null, command: BatchCommand): Promise<Decision> {
     switch (command.op) {
       case 'cancel':
       case 'resume':
-        return decide(command.op, { id, status, lastStepN: 1 });
+        return decide(command.op, { id, status, name, lastStepN: 1 });
       case 'fork':
       case 'retry-from-step': {
         const steps = (await ops.steps(id)).steps;
@@ -156,7 +158,7 @@ export async function runBatch(ids: readonly string[], cmd: BatchCommand, option
           if (conflict) return conflict;
         }
         const fork = { stepN: command.stepN, appVersion: command.appVersion };
-        return decide('fork', { id, status, lastStepN: lastStepN(steps) }, fork, command.appVersion !== undefined ? await knownVersions() : undefined);
+        return decide('fork', { id, status, name, lastStepN: lastStepN(steps) }, fork, command.appVersion !== undefined ? await knownVersions() : undefined);
       }
     }
   }

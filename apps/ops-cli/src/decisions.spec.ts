@@ -13,11 +13,11 @@ import { type BatchOp, decide, type Decision, failedStep, type ForkParams, lastS
 const KNOWN_VERSION = '0.1.0';
 const STATUSES = [...WORKFLOW_STATUSES, 'SOMETHING_NEW'];
 
-function fakeRepository(status: string, lastFunctionId: number | undefined) {
+function fakeRepository(status: string, lastFunctionId: number | undefined, name = 'IntentWorkflow') {
   const row = {
     workflow_uuid: 'wf_1',
     status,
-    name: 'IntentWorkflow',
+    name,
     queue_name: 'intents',
     application_version: KNOWN_VERSION,
     executor_id: 'test',
@@ -54,8 +54,9 @@ async function realOutcome(
   lastFunctionId: number | undefined,
   op: BatchOp,
   fork?: ForkParams,
+  name?: string,
 ): Promise<Decision['outcome'] | { message: string; hint: string | undefined }> {
-  const ops = new OpsService(fakeRepository(status, lastFunctionId) as never, { workflow: () => Promise.resolve('x') } as never);
+  const ops = new OpsService(fakeRepository(status, lastFunctionId, name) as never, { workflow: () => Promise.resolve('x') } as never);
   const who = { principal: 'cli:test', role: 'operator' as const };
   const input = { actor: 'a', reason: 'r' };
   const before = started;
@@ -96,15 +97,27 @@ describe('dry-run decisions agree with OpsService', () => {
         // Steps 1..4 recorded (functionIds 0..3), as an IntentWorkflow that reached ExecuteST.
         const real = await realOutcome(status, 3, op, fork);
         const steps = [1, 2, 3, 4].map((stepN) => ({ stepN }));
-        expect(predicted(decide(op, { id: 'wf_1', status, lastStepN: lastStepN(steps) }, fork, [KNOWN_VERSION]))).toEqual(real);
+        expect(predicted(decide(op, { id: 'wf_1', status, name: 'IntentWorkflow', lastStepN: lastStepN(steps) }, fork, [KNOWN_VERSION]))).toEqual(real);
       });
     }
+  }
+
+  for (const name of ['OpsActionWorkflow', 'OpsTickWorkflow']) {
+    it(`refuses every action on a ${name} (not a run), whatever its status`, async () => {
+      for (const status of STATUSES) {
+        for (const [op, fork] of cases) {
+          const real = await realOutcome(status, 1, op, fork, name);
+          expect(real).not.toBe('accept');
+          expect(predicted(decide(op, { id: 'wf_1', status, name, lastStepN: 2 }, fork, [KNOWN_VERSION]))).toEqual(real);
+        }
+      }
+    });
   }
 
   it('a workflow without any recorded step can only be forked at step 1', async () => {
     for (const stepN of [1, 2]) {
       const real = await realOutcome('ERROR', undefined, 'fork', { stepN });
-      expect(predicted(decide('fork', { id: 'wf_1', status: 'ERROR', lastStepN: lastStepN([]) }, { stepN }, []))).toEqual(real);
+      expect(predicted(decide('fork', { id: 'wf_1', status: 'ERROR', name: 'IntentWorkflow', lastStepN: lastStepN([]) }, { stepN }, []))).toEqual(real);
     }
   });
 });

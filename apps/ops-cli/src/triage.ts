@@ -250,18 +250,14 @@ export function verdictOf(facts: TriageFacts): Verdict {
     case 'ENQUEUED':
       return {
         verdict: `waiting in queue ${detail.queue ?? '?'}${facts.queue ? ` (${facts.queue.enqueuedAhead} enqueued before it, ${facts.queue.pending} running)` : ''}`,
-        next: [
-          serviceNote ?? 'wait: a worker dequeues it in turn',
-          `to start it now, bypassing the queue: echo ${id} | mise run ops:resume-batch`,
-          `to drop it: echo ${id} | mise run ops:cancel-batch`,
-        ],
+        next: [serviceNote ?? 'wait: a worker dequeues it in turn', `to drop it: echo ${id} | mise run ops:cancel-batch`],
       };
     case 'DELAYED':
       return {
         verdict: `delayed${facts.delayUntil ? ` until ${facts.delayUntil.toISOString()} (${since(facts.delayUntil, facts.now)})` : ''}, then enqueued on ${detail.queue ?? '?'}`,
         next: [
           serviceNote ?? 'wait: it is enqueued when its delay ends',
-          `to start it now: echo ${id} | mise run ops:resume-batch`,
+          `to end its delay now (it then waits its turn in the queue): echo ${id} | mise run ops:resume-batch`,
           `to drop it: echo ${id} | mise run ops:cancel-batch`,
         ],
       };

@@ -71,11 +71,14 @@ export class OpsController {
   @Roles('operator')
   @AuditedAction('cancel')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Cancel a PENDING, ENQUEUED or DELAYED workflow (takes effect at its next step)' })
+  @ApiOperation({
+    summary: 'Cancel a PENDING, ENQUEUED or DELAYED run: it makes no further effect, and a sleeping run stops at once',
+    description: "Only runs (IntentWorkflow and its forks) can be acted on; the service's own workflows (ops_<actionId>, the scheduled tick) answer 409.",
+  })
   @ApiAcceptedResponse({ type: ActionAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'not cancellable in its current status' })
+  @ApiConflictResponse({ description: 'not cancellable in its current status, or not a run' })
   cancel(@Param('id', WorkflowIdPipe) id: string, @Body() body: CancelWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
     return this.ops.cancel(id, body, asOperator(who));
   }
@@ -84,11 +87,15 @@ export class OpsController {
   @Roles('operator')
   @AuditedAction('resume')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Resume a CANCELLED or MAX_RECOVERY_ATTEMPTS_EXCEEDED workflow, or start an ENQUEUED/DELAYED one now, under the same ID' })
+  @ApiOperation({
+    summary: 'Resume a CANCELLED or MAX_RECOVERY_ATTEMPTS_EXCEEDED run under the same ID (re-enqueued on its queue)',
+    description:
+      'Only runs (IntentWorkflow and its forks) can be acted on. An ENQUEUED run stays queued in its place (the action is recorded, nothing else changes); a DELAYED run skips the rest of its delay and is queued now, starting in turn. Resume never bypasses the queue.',
+  })
   @ApiAcceptedResponse({ type: ActionAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'not resumable (an ERROR workflow is forked, not resumed)' })
+  @ApiConflictResponse({ description: 'not resumable (an ERROR run is forked, not resumed), or not a run' })
   resume(@Param('id', WorkflowIdPipe) id: string, @Body() body: ResumeWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
     return this.ops.resume(id, body, asOperator(who));
   }
@@ -97,11 +104,13 @@ export class OpsController {
   @Roles('operator')
   @AuditedAction('fork')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Fork a finished workflow at stepN: steps before it are reused, stepN onwards re-executes under a new ID' })
+  @ApiOperation({
+    summary: 'Fork a finished run at stepN: steps before it are reused, stepN onwards re-executes under a new ID (runs only: IntentWorkflow and its forks)',
+  })
   @ApiAcceptedResponse({ type: ForkAccepted })
   @ApiForbiddenResponse({ description: 'viewer token' })
   @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'not finished, or stepN beyond the last recorded step' })
+  @ApiConflictResponse({ description: 'not finished, stepN beyond the last recorded step, or not a run' })
   fork(@Param('id', WorkflowIdPipe) id: string, @Body() body: ForkWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ForkAccepted> {
     return this.ops.fork(id, body, asOperator(who));
   }

@@ -104,7 +104,7 @@ export class OpsService {
 
   async cancel(id: string, input: ActionInput, who: OpsPrincipal): Promise<ActionAccepted> {
     const row = await this.mustFind(id);
-    this.check(decideAction('cancel', { id, status: row.status, lastStepN: 1 }));
+    this.check(decideAction('cancel', { id, status: row.status, name: row.name, lastStepN: 1 }));
     const action = this.action('cancel', id, input, who);
     await this.perform(action);
     return { accepted: true, workflowID: id, op: 'cancel', actionId: action.actionId };
@@ -112,7 +112,7 @@ export class OpsService {
 
   async resume(id: string, input: ActionInput, who: OpsPrincipal): Promise<ActionAccepted> {
     const row = await this.mustFind(id);
-    this.check(decideAction('resume', { id, status: row.status, lastStepN: 1 }));
+    this.check(decideAction('resume', { id, status: row.status, name: row.name, lastStepN: 1 }));
     const queue = row.queue_name && isQueueName(row.queue_name) ? row.queue_name : undefined;
     const action = { ...this.action('resume', id, input, who), ...(queue ? { queueName: queue } : {}) };
     await this.perform(action);
@@ -123,10 +123,10 @@ export class OpsService {
     const row = await this.mustFind(id);
     // DBOS 5.3 does not check startStep; the rules do, before it is called. A finished workflow is
     // checked first, so an unfinished one is a conflict without reading its steps.
-    this.check(decideAction('fork', { id, status: row.status, lastStepN: Number.MAX_SAFE_INTEGER }, { stepN: 1 }));
+    this.check(decideAction('fork', { id, status: row.status, name: row.name, lastStepN: Number.MAX_SAFE_INTEGER }, { stepN: 1 }));
     const lastStepN = ((await this.repository.lastFunctionId(id)) ?? 0) + 1;
     const versions = input.appVersion !== undefined ? (await DBOS.listApplicationVersions()).map((v) => v.versionName) : [];
-    this.check(decideAction('fork', { id, status: row.status, lastStepN }, { stepN: input.stepN, appVersion: input.appVersion }, versions));
+    this.check(decideAction('fork', { id, status: row.status, name: row.name, lastStepN }, { stepN: input.stepN, appVersion: input.appVersion }, versions));
     const run = await this.repository.run(id);
     const forkedWorkflowID = run ? newRunId() : `fork_${newActionId().slice(4)}`;
     const reused = run ? await this.repository.stepNamesBefore(id, input.stepN - 1) : [];

@@ -5,9 +5,10 @@ const OPERATOR = 'race-operator-token-00000';
 const op = { authorization: `Bearer ${OPERATOR}` };
 
 /**
- * Cancel a run in its durable sleep and resume it at once: DBOS cannot stop the first execution's
- * sleep, so when it wakes two executions of one workflow reach ExecuteST. The effect must happen
- * once, the run must end SUCCESS in DBOS and succeeded in its projection, with one completed mark.
+ * Cancel a run in its durable sleep and resume it at once: if the resume comes before the first
+ * execution has seen the cancel, both wake and reach ExecuteST. The effect must happen once (only
+ * the live execution's claim succeeds), the run must end SUCCESS in DBOS and succeeded in its
+ * projection, with one completed mark.
  */
 describe('resume while the cancelled execution still sleeps', () => {
   let t: TestApp;

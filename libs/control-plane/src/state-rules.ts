@@ -7,9 +7,14 @@ import { CANCELLABLE_STATUSES, RESUMABLE_STATUSES, TERMINAL_STATUSES, type Workf
  */
 export type ControlOp = 'cancel' | 'resume' | 'fork';
 
+/** The workflow name of a run (DBOS names a fork like its original): the only target of control actions. */
+export const RUN_WORKFLOW_NAME = 'IntentWorkflow';
+
 export interface WorkflowFacts {
   readonly id: string;
   readonly status: string;
+  /** The DBOS workflow name: only runs (RUN_WORKFLOW_NAME) may be acted on. */
+  readonly name: string | null;
   /** The highest recorded stepN (functionId + 1); 1 when the workflow has recorded no step. */
   readonly lastStepN: number;
 }
@@ -53,6 +58,16 @@ function is(list: readonly WorkflowStatusName[], status: string): boolean {
  */
 export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkParams, knownAppVersions?: readonly string[]): Decision {
   const { id, status } = facts;
+  // The service's own workflows (control actions, the scheduled tick) are not runs: re-running,
+  // cancelling or forking them would repeat or undo an audited action or a tick.
+  if (facts.name !== RUN_WORKFLOW_NAME) {
+    return {
+      outcome: 'conflict',
+      status,
+      message: `workflow ${id} is a ${facts.name ?? 'unnamed'} workflow, not a run: control actions only target runs (${RUN_WORKFLOW_NAME} and its forks)`,
+      hint: 'act on the run itself (its ID starts with run_)',
+    };
+  }
   switch (op) {
     case 'cancel':
       if (!is(CANCELLABLE_STATUSES, status)) {
@@ -73,7 +88,17 @@ export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkPar
           hint: status === 'ERROR' ? `resume does not redo failed work: fork it (POST /api/ops/wf/${id}/fork with the failed step's stepN)` : hintFor(status),
         };
       }
-      return { outcome: 'accept', action: status === 'ENQUEUED' || status === 'DELAYED' ? 'resume (start now, bypassing the queue)' : 'resume' };
+      // DBOS re-enqueues the workflow on its own queue: an ENQUEUED run keeps its place (priority and
+      // creation time are unchanged); a DELAYED one skips the rest of its delay and waits its turn.
+      return {
+        outcome: 'accept',
+        action:
+          status === 'ENQUEUED'
+            ? 'resume (it stays queued on its queue, in its place)'
+            : status === 'DELAYED'
+              ? 'resume (its delay ends: queued now, it starts in turn)'
+              : 'resume',
+      };
     case 'fork': {
       if (!fork) throw new Error('a fork decision needs a stepN');
       if (!is(TERMINAL_STATUSES, status)) {

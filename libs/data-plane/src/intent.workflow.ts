@@ -1,14 +1,26 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
+import { currentOwnerXid } from '@dbos-inc/dbos-sdk/internal/context';
+import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Database } from '#db';
-import { type AppStepOptions, continueWorkflowTrace, DbosService, runAppStep, Admission, type StepSql, type TraceCarrier, withStepSpan } from '#dbos';
+import {
+  type AppStepOptions,
+  cancellableSleep,
+  continueWorkflowTrace,
+  DbosService,
+  runAppStep,
+  Admission,
+  type StepSql,
+  type TraceCarrier,
+  withStepSpan,
+} from '#dbos';
 import { serviceMetrics, timedStep } from '#dbos';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
 import { applyConstraints, decide, type Decision, ExplicitTaskPlanner, type IntentPayload, type Patch, type Plan, type Planner } from './planner.js';
-import { ReceiptsRepository } from './receipts.repository.js';
-import { type ReceiptOutcome, RunsRepository } from './runs.repository.js';
+import { type Claimant, ReceiptsRepository, type Settlement } from './receipts.repository.js';
+import { RunsRepository } from './runs.repository.js';
 
 /** Whether the app and DBOS system schemas share one database (then app steps commit with their checkpoint). */
 export const SHARED_DATABASE = Symbol('SHARED_DATABASE');
@@ -61,6 +73,17 @@ export interface TaskResult {
 
 export interface ExecutionReport {
   readonly tasks: readonly TaskResult[];
+}
+
+/**
+ * This execution is no longer the run's live one: the run was cancelled, or resumed into another
+ * execution. Not a failure of the run; the live execution (if any) carries on.
+ */
+export class SupersededExecutionError extends Error {
+  override readonly name = 'SupersededExecutionError';
+  constructor(runId: string) {
+    super(`this execution of ${runId} was superseded (cancelled or resumed elsewhere): it makes no further effect`);
+  }
 }
 
 function errorOf(error: unknown): { name: string; message: string } {
@@ -125,7 +148,7 @@ export class IntentWorkflow {
       });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await withStepSpan('DBOS.sleep', () => DBOS.sleep(decision.delayMs));
+        await withStepSpan('DBOS.sleep', () => cancellableSleep(decision.delayMs));
       }
       current = 'ExecuteST';
       const report = await timedStep('ExecuteST', () =>
@@ -144,6 +167,7 @@ export class IntentWorkflow {
       // Cancellation, and the errors DBOS raises in an execution that was superseded (cancelled and
       // then resumed elsewhere), are not failures of the run: the control plane owns that projection.
       if (error instanceof DBOSErrors.DBOSError && !(error instanceof DBOSErrors.DBOSMaxStepRetriesError)) throw error;
+      if (error instanceof SupersededExecutionError) throw error;
       // Not a step: an idempotent projection write, repeated harmlessly if the workflow is recovered.
       await this.runs.markFailed(runId, current, { ...errorOf(error), step: current }).catch(() => undefined);
       serviceMetrics()?.runFinished('failed', executionStart);
@@ -222,8 +246,9 @@ export class IntentWorkflow {
 
   private async execute(runId: string, plan: CompiledPlan, patch: Patch, decision: Decision): Promise<ExecutionReport> {
     const startedAt = new Date();
-    // What this attempt's effects settled, written with its mark (success or failure) in one statement.
-    const settled: ReceiptOutcome[] = [];
+    const claimant = this.claimant(runId, patch);
+    // The last send's outcome, not yet durable: the next claim (one statement) settles it first.
+    const pending: { settlement?: Settlement | undefined } = {};
     try {
       const tasks: TaskResult[] = [];
       for (const task of plan.tasks) {
@@ -231,8 +256,9 @@ export class IntentWorkflow {
           tasks.push({ taskKey: task.taskKey, index: task.index, connector: task.connector, status: 'skipped', replayed: false, output: null });
           continue;
         }
-        tasks.push(await this.perform(runId, plan, task, patch, settled));
+        tasks.push(await this.perform(runId, plan, task, patch, claimant, pending));
       }
+      await this.settlePending(runId, claimant, pending);
       const report: ExecutionReport = { tasks };
       await this.runs.recordStep({
         runId,
@@ -241,22 +267,62 @@ export class IntentWorkflow {
         output: { tasks: tasks.length, replayed: tasks.filter((t) => t.replayed).length },
         startedAt,
         artifacts: [{ idx: 0, kind: 'execution_report', body: report }],
-        receipts: settled,
         projection: { status: 'succeeded', nextAction: 'NONE' },
       });
       return report;
     } catch (error) {
+      // A superseded execution records nothing more: the run's live execution owns its marks.
+      if (error instanceof SupersededExecutionError) throw error;
+      await this.settlePending(runId, claimant, pending);
       const failure = errorOf(error);
-      await this.runs.recordStep({ runId, stepId: 'ExecuteST', phase: 'failed', output: failure, startedAt, artifacts: [], receipts: settled });
+      await this.runs.recordStep({ runId, stepId: 'ExecuteST', phase: 'failed', output: failure, startedAt, artifacts: [] });
       throw error;
     }
   }
 
+  /** This execution of the run, as the receipts know it: its DBOS ownership token. */
+  private claimant(runId: string, patch: Patch): Claimant {
+    const execution = currentOwnerXid(runId);
+    if (!execution) throw new Error(`ExecuteST of ${runId} runs without a DBOS ownership token`);
+    return { execution, maxAttempts: patch.maxAttempts, checkLive: this.steps.sharedDatabase };
+  }
+
   /**
-   * One task through its receipt: a receipt that already succeeded is replayed, not re-sent.
-   * The attempt is counted before the effect; the outcome goes to `settled`.
+   * With the DBOS system schema in another database the claim cannot check liveness in its own
+   * transaction: check it just before (a resume racing into that window is the one gap left).
    */
-  private async perform(runId: string, plan: Plan, task: Plan['tasks'][number], patch: Patch, settled: ReceiptOutcome[]): Promise<TaskResult> {
+  private async assertLive(runId: string, claimant: Claimant): Promise<void> {
+    if (claimant.checkLive) return;
+    if (!(await this.isLive(runId, claimant))) throw new SupersededExecutionError(runId);
+  }
+
+  private async isLive(runId: string, claimant: Claimant): Promise<boolean> {
+    return (await DBOSExecutor.globalInstance?.systemDatabase.getWorkflowOwner(runId)) === claimant.execution;
+  }
+
+  private async settlePending(runId: string, claimant: Claimant, pending: { settlement?: Settlement | undefined }): Promise<void> {
+    const settlement = pending.settlement;
+    if (!settlement) return;
+    pending.settlement = undefined;
+    // A superseded execution's outcome is not recorded: the live execution re-sends that task itself.
+    if (!claimant.checkLive && !(await this.isLive(runId, claimant))) return;
+    await this.receipts.settle(settlement, runId, claimant);
+  }
+
+  /**
+   * One task through its receipt: a receipt that already succeeded is replayed, not re-sent. The
+   * claim settles the previous task's outcome and counts this attempt, durably, before the effect;
+   * it is refused when this execution is no longer the run's live one (cancelled, or resumed
+   * elsewhere), so a superseded execution makes no further effect.
+   */
+  private async perform(
+    runId: string,
+    plan: Plan,
+    task: Plan['tasks'][number],
+    patch: Patch,
+    claimant: Claimant,
+    pending: { settlement?: Settlement | undefined },
+  ): Promise<TaskResult> {
     let runnable: { connector: ReturnType<ConnectorRegistry['get']>; args: object } | undefined;
     let unrunnable: Error | undefined;
     try {
@@ -265,33 +331,39 @@ export class IntentWorkflow {
     } catch (error) {
       unrunnable = error as Error;
     }
-    const receipt = await this.receipts.claim(
+    await this.assertLive(runId, claimant);
+    const claim = await this.receipts.claim(
+      pending.settlement,
       { taskKey: task.taskKey, runId, lineageRoot: plan.lineageRoot, taskIndex: task.index, connector: task.connector },
       runnable !== undefined,
+      claimant,
     );
+    if (claim.verdict === 'refused') throw new SupersededExecutionError(runId);
+    pending.settlement = undefined;
     const base = { taskKey: task.taskKey, index: task.index, connector: task.connector, status: 'succeeded' as const };
     // Succeeded in an earlier run of the lineage (a fork): replayed, no effect. Succeeded in this
-    // very run (ExecuteST re-executed after a crash, or a second execution after a resume): the same
-    // result as before, so the step's artifact is byte-for-byte the one already recorded.
-    if (receipt.status === 'succeeded') return { ...base, replayed: receipt.run_id !== runId, output: receipt.output };
-
-    if (!runnable) {
-      const failure = new PermanentTaskError(`task ${task.index} can no longer run: ${unrunnable?.message ?? 'unknown connector'}`);
-      settled.push({ taskKey: task.taskKey, status: 'failed', error: errorOf(failure) });
-      throw failure;
+    // very run (ExecuteST re-executed after a crash): the same result as before, so the step's
+    // artifact is byte-for-byte the one already recorded.
+    if (claim.verdict === 'replay') return { ...base, replayed: claim.run_id !== runId, output: claim.output };
+    if (claim.verdict === 'spent') {
+      throw new PermanentTaskError(`task ${task.index}: all ${patch.maxAttempts} attempt(s) of this run are spent`);
     }
+    if (!runnable || claim.seq === null || claim.attempts === null) {
+      throw new PermanentTaskError(`task ${task.index} can no longer run: ${unrunnable?.message ?? 'unknown connector'}`);
+    }
+    const seq = claim.seq;
     const signal = DBOS.stepStatus?.cancelSignal ?? new AbortController().signal;
     try {
       const output = await runnable.connector.execute(runnable.args, {
         taskKey: task.taskKey,
-        attempt: receipt.attempts,
+        attempt: claim.attempts,
         timeoutMs: patch.taskTimeoutMs,
         signal,
       });
-      settled.push({ taskKey: task.taskKey, status: 'succeeded', output });
+      pending.settlement = { taskKey: task.taskKey, seq, status: 'succeeded', output };
       return { ...base, replayed: false, output };
     } catch (error) {
-      settled.push({ taskKey: task.taskKey, status: 'failed', error: errorOf(error) });
+      pending.settlement = { taskKey: task.taskKey, seq, status: 'failed', error: errorOf(error) };
       throw error;
     }
   }

@@ -10,47 +10,72 @@ export interface ReceiptKey {
   readonly connector: string;
 }
 
-export interface Receipt {
-  status: ReceiptStatus;
-  attempts: number;
-  output: unknown;
-  /** The run whose execution produced the effect (for a succeeded receipt). */
-  run_id: string;
+/** Who is claiming: the run's execution (its DBOS ownership token) and what the run allows. */
+export interface Claimant {
+  /** The DBOS ownership token of this execution of the run. */
+  readonly execution: string;
+  /** The run's maxAttempts (its patch_card). */
+  readonly maxAttempts: number;
+  /**
+   * Check in the claim's own transaction that the run's DBOS workflow is PENDING and owned by
+   * `execution` (only possible when the app and DBOS system schemas share a database; otherwise the
+   * caller checks just before).
+   */
+  readonly checkLive: boolean;
 }
 
-/** One row per task effect (task_key), shared by every run of a lineage. */
+/** The outcome of one send, settled durably with the next claim (or on its own). */
+export type Settlement =
+  | { readonly taskKey: string; readonly seq: number; readonly status: 'succeeded'; readonly output: unknown }
+  | { readonly taskKey: string; readonly seq: number; readonly status: 'failed'; readonly error: { name: string; message: string } };
+
+/**
+ * What a claim found: `replay` (the receipt succeeded, no effect), `attempt` (a new attempt),
+ * `resend` (the run's last attempt never settled: sent again with the same key), `spent` (the run
+ * used all its attempts), `unrunnable` (nothing counted), `refused` (this execution is not the
+ * run's live one: cancelled, or superseded by a resume).
+ */
+export type ClaimVerdict = 'replay' | 'attempt' | 'resend' | 'spent' | 'unrunnable' | 'refused';
+
+export interface Claim {
+  verdict: ClaimVerdict;
+  status: ReceiptStatus | null;
+  /** The receipt's attempts across the lineage, this one included: the attempt number the connector sees. */
+  attempts: number | null;
+  /** The attempt within this run (1-based). */
+  attempt: number | null;
+  /** The send's sequence number on the task (settle it with this). */
+  seq: number | null;
+  output: unknown;
+  /** The run whose execution produced the effect (for a succeeded receipt). */
+  run_id: string | null;
+}
+
+/** One row per task effect (task_key), shared by every run of a lineage; one app.task_attempts row per send. */
 @Injectable()
 export class ReceiptsRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * Before a task's effect, one statement: creates the receipt or counts one more sighting of it,
-   * and counts the attempt about to be made (durably, before the effect) unless the receipt already
-   * succeeded or `attempting` is false (a task that can no longer run). Returns what it holds; its
-   * `attempts` is the 1-based number of the attempt about to be made.
-   * The outcome is written with the step's mark (RunsRepository.recordStep).
+   * One statement (app.claim_task): settles `settle` (the previous task's outcome, so it is durable
+   * before the next effect) and claims `key`'s task for this execution, counting the attempt before
+   * the effect unless the receipt already succeeded or `attempting` is false (a task that can no
+   * longer run). Both only for the run's live execution.
    */
-  async claim(key: ReceiptKey, attempting: boolean): Promise<Receipt> {
-    const step = attempting ? 1 : 0;
-    return this.db
-      .insertInto('app.task_receipts')
-      .values({
-        task_key: key.taskKey,
-        run_id: key.runId,
-        lineage_root: key.lineageRoot,
-        task_index: key.taskIndex,
-        connector: key.connector,
-        status: 'pending',
-        attempts: step,
-      })
-      .onConflict((oc) =>
-        oc.column('task_key').doUpdateSet({
-          seen_count: sql`app.task_receipts.seen_count + 1`,
-          attempts: sql`app.task_receipts.attempts + CASE WHEN app.task_receipts.status = 'succeeded' THEN 0 ELSE ${step}::integer END`,
-          updated_at: sql`now()`,
-        }),
-      )
-      .returning(['status', 'attempts', 'output', 'run_id'])
-      .executeTakeFirstOrThrow();
+  async claim(settle: Settlement | undefined, key: ReceiptKey, attempting: boolean, claimant: Claimant): Promise<Claim> {
+    const { rows } = await sql<Claim>`
+      SELECT * FROM app.claim_task(${settle ? JSON.stringify(settle) : null}::jsonb, ${key.taskKey}, ${key.runId}, ${key.lineageRoot},
+                                   ${key.taskIndex}::integer, ${key.connector}, ${attempting}, ${claimant.execution},
+                                   ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.execute(this.db);
+    const row = rows[0];
+    if (!row) throw new Error(`claiming task ${key.taskKey} of ${key.runId} returned nothing`);
+    return row;
+  }
+
+  /** Settles one send on its own (the last task of a step, or a failed one): the same liveness rule as a claim. */
+  async settle(settle: Settlement, runId: string, claimant: Claimant): Promise<void> {
+    await sql`
+      SELECT * FROM app.claim_task(${JSON.stringify(settle)}::jsonb, NULL, ${runId}, NULL, NULL, NULL, false,
+                                   ${claimant.execution}, ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.execute(this.db);
   }
 }

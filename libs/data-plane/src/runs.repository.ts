@@ -50,13 +50,7 @@ export interface StepRecord {
   readonly artifacts: readonly ArtifactInput[];
   /** The projection this step moves the run to; a canceled run is never moved by a step. */
   readonly projection?: { status: RunStatus; nextAction: NextAction; error?: unknown };
-  /** Receipts whose effects this step settled (a succeeded receipt is never changed again). */
-  readonly receipts?: readonly ReceiptOutcome[];
 }
-
-export type ReceiptOutcome =
-  | { readonly taskKey: string; readonly status: 'succeeded'; readonly output: unknown }
-  | { readonly taskKey: string; readonly status: 'failed'; readonly error: { name: string; message: string } };
 
 /** A step replayed with a different artifact than the one it recorded: determinism is broken. */
 export class ReplayMismatchError extends Error {
@@ -91,8 +85,6 @@ interface RecordStepParams {
   readonly spanId: string | null;
   /** JSON: [{idx, kind, inline, sha256}] */
   readonly artifacts: string;
-  /** JSON: [{taskKey, status, output?, error?}] */
-  readonly receipts: string;
   readonly status: RunStatus | null;
   readonly nextAction: NextAction | null;
   readonly error: string | null;
@@ -129,16 +121,6 @@ function recordStepSql(p: RecordStepParams) {
         FROM art, go WHERE go.ok
       ON CONFLICT ON CONSTRAINT artifacts_unique DO NOTHING
       RETURNING idx
-    ),
-    receipts AS (
-      UPDATE app.task_receipts AS t
-         SET status = r.status,
-             output = CASE WHEN r.status = 'succeeded' THEN r.output ELSE t.output END,
-             error = r.error,
-             run_id = CASE WHEN r.status = 'succeeded' THEN ${p.runId} ELSE t.run_id END,
-             updated_at = now()
-        FROM jsonb_to_recordset(${p.receipts}::jsonb) AS r("taskKey" text, status text, output jsonb, error jsonb), go
-       WHERE go.ok AND t.task_key = r."taskKey" AND t.status <> 'succeeded'
     ),
     projection AS (
       UPDATE app.runs
@@ -233,8 +215,8 @@ export class RunsRepository {
   }
 
   /**
-   * A step's app writes as one statement: its mark, its artifacts, the receipts its effects settled
-   * and the run projection. On `sql` (the step's checkpoint transaction, when the app and system
+   * A step's app writes as one statement: its mark, its artifacts and the run projection (ExecuteST
+   * settles each task's receipt on its own, as the task settles: ReceiptsRepository). On `sql` (the step's checkpoint transaction, when the app and system
    * schemas share a database) they commit with the checkpoint; on the pool they commit on their own.
    * Either way they are keyed, so a step that replays after a crash writes nothing twice, and an
    * artifact that replays with different content is a ReplayMismatchError that writes nothing.
@@ -256,7 +238,6 @@ export class RunsRepository {
       traceId: span?.traceId ?? null,
       spanId: span?.spanId ?? null,
       artifacts: JSON.stringify(artifacts.map(({ idx, kind, inline, sha256: digest }) => ({ idx, kind, inline, sha256: digest }))),
-      receipts: JSON.stringify(record.receipts ?? []),
       status: projection?.status ?? null,
       nextAction: projection?.nextAction ?? null,
       error: projection?.error === undefined ? null : JSON.stringify(projection.error),

@@ -78,6 +78,18 @@ export interface TaskReceiptsTable {
   updated_at: Timestamp;
 }
 
+/** One row per send of a task's effect: which run and which execution of it (0004_task_attempts). */
+export interface TaskAttemptsTable {
+  task_key: string;
+  seq: number;
+  run_id: string;
+  attempt: number;
+  execution_id: string;
+  claimed_at: Timestamp;
+  settled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  outcome: 'succeeded' | 'failed' | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -102,6 +114,7 @@ export interface DB {
   'app.run_steps': RunStepsTable;
   'app.artifacts': ArtifactsTable;
   'app.task_receipts': TaskReceiptsTable;
+  'app.task_attempts': TaskAttemptsTable;
   'app.settings': SettingsTable;
   'app.ops_snapshots': OpsSnapshotsTable;
 }

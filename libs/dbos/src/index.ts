@@ -8,3 +8,4 @@ export * from './admission.js';
 export * from './executor-liveness.js';
 export * from './service-metrics.js';
 export * from './execution-slots.js';
+export * from './cancellable-sleep.js';

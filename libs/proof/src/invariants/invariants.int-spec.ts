@@ -64,7 +64,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
       { connector: 'echo', args: { value: 'b' } },
     ]);
     runs.failed = await startRun([{ connector: 'fault', args: { mode: 'permanent' } }]);
-    // Sleeps stay short: a cancelled workflow's in-memory sleep still runs out, and holds the process until it does.
+    // Sleeps stay short: a cancelled workflow's abandoned DBOS sleep timer still runs out.
     runs.canceled = await startRun([{ connector: 'echo', args: { value: 'never' } }], { delayMs: 8000 });
     // Resuming keeps the sleep's checkpointed deadline, so this one wakes soon after its resume.
     runs.resumed = await startRun([{ connector: 'echo', args: { value: 'later' } }], { delayMs: 4000 });
@@ -313,7 +313,57 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     expect(violated(await verifyInvariants(t.database.url))).toEqual({});
   });
 
-  it('(h) a PENDING run on an executor gone for longer than the takeover bound is reported; a fresh one or a live one is not', async () => {
+  it('(h) a run attempting a task more often than its maxAttempts allows is reported, by run and by receipt', async () => {
+    const sends = await query<{ task_key: string; attempt: number }>('SELECT task_key, attempt FROM app.task_attempts WHERE run_id = $1 ORDER BY task_key', [
+      runs.succeeded,
+    ]);
+    // Real runs record their sends, and pass (the healthy check above).
+    expect(sends.rows.map((r) => r.attempt)).toEqual([1, 1]);
+    const key = sends.rows[0]!.task_key;
+    await query(
+      "INSERT INTO app.task_attempts (task_key, seq, run_id, attempt, execution_id, settled_at, outcome) VALUES ($1, 100, $2, 4, 'planted', now(), 'failed')",
+      [key, runs.succeeded],
+    );
+    try {
+      const results = await verifyInvariants(t.database.url);
+      expect(violated(results)).toEqual({ '10_receipt_attempts_within_allowed': [runs.succeeded] });
+      expect(results.find((r) => r.name === '10_receipt_attempts_within_allowed')?.violations[0]?.detail).toContain('attempt 4 made, but the run allows 3');
+    } finally {
+      await query('DELETE FROM app.task_attempts WHERE task_key = $1 AND seq = 100', [key]);
+    }
+    await query('UPDATE app.task_receipts SET attempts = 14 WHERE task_key = $1', [key]);
+    try {
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({ '10_receipt_attempts_within_allowed': [key] });
+    } finally {
+      await query('UPDATE app.task_receipts SET attempts = 1 WHERE task_key = $1', [key]);
+    }
+    expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+  });
+
+  it('(i) one task effect sent by two overlapping executions of one run is reported; a re-send after a crash is not', async () => {
+    const { rows } = await query<{ task_key: string }>('SELECT task_key FROM app.task_receipts WHERE run_id = $1 ORDER BY task_index LIMIT 1', [runs.resumed]);
+    const key = rows[0]!.task_key;
+    // After the run's real sends: execution A died with its send in flight (never settled), B re-sent it. Legitimate.
+    await query(
+      `INSERT INTO app.task_attempts (task_key, seq, run_id, attempt, execution_id, claimed_at, settled_at, outcome) VALUES
+         ($1, 101, $2, 1, 'exec-a', now() + interval '1 s', NULL, NULL),
+         ($1, 102, $2, 1, 'exec-b', now() + interval '5 s', now() + interval '6 s', 'succeeded')`,
+      [key, runs.resumed],
+    );
+    try {
+      expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+      // Execution A was alive after all: it settled its send after B had claimed the task.
+      await query("UPDATE app.task_attempts SET settled_at = now() + interval '7 s', outcome = 'succeeded' WHERE task_key = $1 AND seq = 101", [key]);
+      const results = await verifyInvariants(t.database.url);
+      expect(violated(results)).toEqual({ '11_task_effect_by_one_execution': [runs.resumed] });
+      expect(results.find((r) => r.name === '11_task_effect_by_one_execution')?.violations[0]?.detail).toContain('exec-a');
+    } finally {
+      await query('DELETE FROM app.task_attempts WHERE task_key = $1 AND seq IN (101, 102)', [key]);
+    }
+    expect(violated(await verifyInvariants(t.database.url))).toEqual({});
+  });
+
+  it('(j) a PENDING run on an executor gone for longer than the takeover bound is reported; a fresh one or a live one is not', async () => {
     const intentId = (await query<{ intent_id: string }>('SELECT intent_id FROM app.runs WHERE id = $1', [runs.succeeded])).rows[0]!.intent_id;
     await query(
       `INSERT INTO app.runs (id, intent_id, lineage_root, queue_name, status, next_action, created_at, updated_at)
@@ -330,8 +380,8 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
     const lock = new ExecutorLock(t.database.url, 'oracle-gone', () => undefined);
     try {
       const results = await verifyInvariants(t.database.url);
-      expect(violated(results)).toEqual({ '10_no_run_stranded_on_a_gone_executor': ['run_oracle_stranded'] });
-      expect(results.find((r) => r.name === '10_no_run_stranded_on_a_gone_executor')?.violations[0]?.detail).toContain('executor oracle-gone');
+      expect(violated(results)).toEqual({ '12_no_run_stranded_on_a_gone_executor': ['run_oracle_stranded'] });
+      expect(results.find((r) => r.name === '12_no_run_stranded_on_a_gone_executor')?.violations[0]?.detail).toContain('executor oracle-gone');
       // Registered and seen alive 30 s ago: within the bound.
       await query(
         `INSERT INTO app.ops_executors (executor_id, role, host, pid, app_version, started_at, last_seen_at)
@@ -339,7 +389,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
       );
       expect(violated(await verifyInvariants(t.database.url))).toEqual({});
       await query(`UPDATE app.ops_executors SET last_seen_at = now() - interval '61 seconds' WHERE executor_id = 'oracle-gone'`);
-      expect(Object.keys(violated(await verifyInvariants(t.database.url)))).toEqual(['10_no_run_stranded_on_a_gone_executor']);
+      expect(Object.keys(violated(await verifyInvariants(t.database.url)))).toEqual(['12_no_run_stranded_on_a_gone_executor']);
       // Alive (a process holds its lock), however long ago a sweep saw it: not stranded.
       await lock.acquire(2000);
       expect(violated(await verifyInvariants(t.database.url))).toEqual({});
