@@ -48,7 +48,14 @@ describe('cancel stops a run; resume after cancel is one execution', () => {
   it('a cancelled run in its durable sleep stops executing at once, not at its deadline', async () => {
     const runId = await startRun(t, [http('sleeper')], { delayMs: 20_000 });
     await sleeping(runId);
-    expect(runningHere(runId)).toBe(true);
+    // A delayed run first waits DELAYED on the queue, in no process; cancelled and resumed, it runs
+    // its first steps and sleeps the rest of its delay (counted from its creation) right here.
+    await act(runId, 'cancel');
+    await act(runId, 'resume');
+    await waitFor('the resumed run to sleep in this process', async () => {
+      const steps = (await t.request('GET', `/api/runs/${runId}/steps`)).body.steps as { name: string }[];
+      return runningHere(runId) && steps.some((s) => s.name === 'DBOS.sleep') ? true : undefined;
+    });
     await act(runId, 'cancel');
     // DBOS's cancellation watch polls once a second; the sleep had about 20 s left.
     await waitFor('the cancelled execution to end', () => Promise.resolve(runningHere(runId) ? undefined : true), 5000);
