@@ -236,7 +236,9 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
   };
 
   try {
-    await Promise.all([boot(), ...workers.map((w) => w.start())]);
+    // The first process migrates the fresh database; the workers boot after it (concurrent first boots deadlock on the migrations).
+    await boot();
+    await Promise.all(workers.map((w) => w.start()));
 
     // ------------------------------------------------------------ A. kill -9 mid-ExecuteST
     const totalKeys = config.intents * config.tasksPerIntent;
