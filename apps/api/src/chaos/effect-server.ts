@@ -112,22 +112,29 @@ export class EffectServer {
     let resent = 0;
     for (const [runId, keys] of keysOfRun) {
       const records = keys.map((key) => this.keys.get(key)).filter((r): r is KeyRecord => r !== undefined);
-      const allowed = new Map<string, number>();
-      for (let crash = 1; crash <= this.epoch; crash++) {
+      /** The key this run sent last before crash `crash` (the one task whose outcome may not be durable). */
+      const lastBefore = (crash: number): string | undefined => {
         let last: { key: string; seq: number } | undefined;
         for (const r of records) for (const a of r.arrivals) if (a.epoch < crash && (last === undefined || a.seq > last.seq)) last = { key: r.key, seq: a.seq };
-        if (last) allowed.set(last.key, (allowed.get(last.key) ?? 0) + 1);
-      }
+        return last?.key;
+      };
       for (const r of records) {
-        const extra = r.requests - r.faulted - 1;
-        if (extra <= 0) continue;
-        const mayResend = allowed.get(r.key) ?? 0;
-        if (extra > mayResend)
+        // An injected 503 answers a key's first request only: that request made no effect.
+        const made = r.arrivals.slice(r.faulted);
+        let twice = 0;
+        for (let i = 1; i < made.length; i++) {
+          const [previous, arrival] = [made[i - 1]!, made[i]!];
+          // A re-send is allowed when a crash came between the two sends and this was the run's task in flight then.
+          let allowed = false;
+          for (let crash = previous.epoch + 1; crash <= arrival.epoch && !allowed; crash++) allowed = lastBefore(crash) === r.key;
+          if (allowed) resent += 1;
+          else twice += 1;
+        }
+        if (twice > 0)
           violations.push(
-            `run ${runId}: effect ${r.key} was made ${r.requests - r.faulted} times (${r.requests} requests, ${r.faulted} answered 503; ` +
-              `${mayResend === 0 ? 'it was not the task in flight at any crash' : `it may be re-sent ${mayResend} time(s), once per crash it was in flight at`})`,
+            `run ${runId}: effect ${r.key} was made ${made.length} times (${r.requests} requests, ${r.faulted} answered 503; ` +
+              `${twice} of the repeats ${twice === 1 ? 'was' : 'were'} not the task in flight at a crash)`,
           );
-        resent += Math.min(extra, mayResend);
       }
     }
     return { violations, resent };
