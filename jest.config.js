@@ -10,6 +10,8 @@ const shared = {
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
   rootDir: '.',
+  // Stryker's sandbox copies of the project (mise run mutate) are not part of the suite.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
 };
 
 export default {

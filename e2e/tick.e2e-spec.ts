@@ -57,16 +57,16 @@ describe('the scheduled tick across downtime', () => {
     const times = rows.map((r) => r.scheduled_for.getTime());
     // One per interval: consecutive, no gaps, no duplicates — including the ones missed while down.
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(EVERY_MS);
-    expect(times.some((time) => time > downAt && time < upAt)).toBe(true);
-    expect(new Set(rows.map((r) => r.tick_id)).size).toBe(rows.length);
+    // Every interval missed while down was caught up (not just one of them).
+    const missed = times.filter((time) => time > downAt && time < upAt);
+    expect(missed.length).toBeGreaterThanOrEqual(Math.floor((upAt - downAt) / EVERY_MS) - 1);
+    expect(times.at(-1)! - times[0]!).toBe((times.length - 1) * EVERY_MS);
 
-    // One workflow per interval (deterministic IDs), and one snapshot per finished tick. Ticks enqueued
-    // just before the SIGTERM may not have run yet: they are later than the last snapshot.
-    const workflows = await client.query<{ n: string; distinct_ids: string; succeeded: string }>(
-      `SELECT count(*) AS n, count(DISTINCT workflow_uuid) AS distinct_ids, count(*) FILTER (WHERE status = 'SUCCESS') AS succeeded
-         FROM dbos.workflow_status WHERE name = 'OpsTickWorkflow'`,
-    );
-    expect(Number(workflows.rows[0]!.n)).toBe(Number(workflows.rows[0]!.distinct_ids));
-    expect(Number(workflows.rows[0]!.succeeded)).toBe(rows.length);
+    // Each finished tick workflow wrote its snapshot, and no tick ran for an instant off the schedule
+    // (workflow IDs and tick_ids are unique by construction, so they are not the evidence here).
+    // Ticks enqueued just before the SIGTERM may not have run yet: they are later than the last snapshot.
+    const succeeded = await client.query<{ n: string }>(`SELECT count(*) AS n FROM dbos.workflow_status WHERE name = 'OpsTickWorkflow' AND status = 'SUCCESS'`);
+    expect(Number(succeeded.rows[0]!.n)).toBe(rows.length);
+    expect(times.every((time) => time % EVERY_MS === 0)).toBe(true);
   });
 });

@@ -36,13 +36,16 @@ describe('the scheduled ops tick', () => {
     const steps = (await DBOS.listWorkflowSteps(handle.workflowID))?.map((s) => s.name);
     expect(steps).toEqual(['ReconcileST', 'SnapshotST']);
 
-    // Run again under the same ID (a replay): still one snapshot.
-    await DBOS.startWorkflow(t.app.get((await import('./ops-tick.workflow.js')).OpsTickWorkflow).workflow, { workflowID: handle.workflowID })(new Date(), null);
-    const count = await t.db
-      .selectFrom('app.ops_snapshots')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('tick_id', '=', handle.workflowID)
-      .executeTakeFirstOrThrow();
-    expect(Number(count.n)).toBe(1);
+    // Run again under the same ID (a replay): DBOS answers the recorded outcome and runs no step
+    // again. A lie planted now shows it: a second ReconcileST would fix it, a second SnapshotST would
+    // rewrite the snapshot.
+    await t.db.updateTable('app.runs').set({ status: 'running', next_action: 'WAIT' }).where('id', '=', runId).execute();
+    const replay = await DBOS.startWorkflow(t.app.get((await import('./ops-tick.workflow.js')).OpsTickWorkflow).workflow, { workflowID: handle.workflowID })(
+      new Date(),
+      null,
+    );
+    expect(await replay.getResult()).toEqual(await handle.getResult());
+    expect((await t.request('GET', `/api/runs/${runId}`)).body).toMatchObject({ status: 'running', nextAction: 'WAIT' });
+    expect(await t.db.selectFrom('app.ops_snapshots').selectAll().where('tick_id', '=', handle.workflowID).execute()).toEqual([snapshot]);
   });
 });

@@ -50,6 +50,18 @@ export async function runOracle(databaseUrl: string): Promise<OracleResult> {
 }
 
 /**
+ * The oracle's verdict as violations: empty only when `ops verify` ran and found every invariant
+ * holding. Not built, killed, unable to judge (exit 2) or a violation (exit 1): each is a failure,
+ * never a skip, so a run that claims the oracle cannot pass without it.
+ */
+export function oracleViolations(result: OracleResult): string[] {
+  if (!result.available) return [`the oracle (ops verify) could not run: ${result.output}`];
+  if (result.exitCode !== 0) return [`ops verify exited ${result.exitCode}:\n${result.output}`];
+  if (!/all \d+ invariants hold/.test(result.output)) return [`ops verify exited 0 without its verdict line:\n${result.output}`];
+  return [];
+}
+
+/**
  * The harness's own SQL proofs over one round's database, independent of the oracle (they hold
  * even before `ops verify` exists): each returns a list of violations, empty when the claim holds.
  */
@@ -206,6 +218,20 @@ export class Proofs {
     }
     for (const anomaly of server.anomalies) violations.push(`the server received a malformed effect request: ${anomaly}`);
     return violations;
+  }
+
+  /**
+   * Effects counted at the server, never from a table: each planned key of each run was made exactly
+   * once, except that after a crash a run may re-send the one task it had in flight (see
+   * EffectServer.effectBudget). Forks are left out: they must re-send nothing, checked separately.
+   */
+  async effectCounts(runs: readonly ExpectedRun[], server: EffectServer): Promise<{ violations: string[]; resent: number }> {
+    const planned = await this.plannedKeys(runs.filter((r) => !r.forked).map((r) => r.runId));
+    const keysOfRun = new Map<string, string[]>();
+    for (const p of planned) keysOfRun.set(p.runId, [...(keysOfRun.get(p.runId) ?? []), p.taskKey]);
+    const missing = runs.filter((r) => !r.forked && !keysOfRun.has(r.runId)).map((r) => `run ${r.runId}: no planned keys to count`);
+    const budget = server.effectBudget(keysOfRun);
+    return { violations: [...missing, ...budget.violations], resent: budget.resent };
   }
 
   /** No workflow ended in ERROR or MAX_RECOVERY_ATTEMPTS_EXCEEDED. */

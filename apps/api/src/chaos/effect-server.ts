@@ -21,6 +21,8 @@ export interface KeyRecord {
   readonly failFirst: boolean;
   /** The request bodies differ: the same key carried two different effects. */
   bodyMismatch: boolean;
+  /** Every request of this key in arrival order: its server-wide sequence number and epoch. */
+  readonly arrivals: { readonly seq: number; readonly epoch: number }[];
 }
 
 export interface EffectServerOptions {
@@ -97,6 +99,47 @@ export class EffectServer {
     this.epoch += 1;
   }
 
+  /**
+   * The effects a set of runs made beyond one per task, counted here rather than in the service's
+   * tables: a key's requests minus the injected 503s it was answered (each of those is retried by
+   * design). A run executes its tasks one at a time, so at a crash it has at most one task whose
+   * outcome may not be durable yet: the last key it sent before the crash. Re-sending that one after
+   * the crash is allowed (once per crash); re-sending any other key is an effect made twice.
+   * `keysOfRun` maps each run to its planned keys. Returns the violations and the allowed re-sends.
+   */
+  effectBudget(keysOfRun: ReadonlyMap<string, readonly string[]>): { violations: string[]; resent: number } {
+    const violations: string[] = [];
+    let resent = 0;
+    for (const [runId, keys] of keysOfRun) {
+      const records = keys.map((key) => this.keys.get(key)).filter((r): r is KeyRecord => r !== undefined);
+      /** The key this run sent last before crash `crash` (the one task whose outcome may not be durable). */
+      const lastBefore = (crash: number): string | undefined => {
+        let last: { key: string; seq: number } | undefined;
+        for (const r of records) for (const a of r.arrivals) if (a.epoch < crash && (last === undefined || a.seq > last.seq)) last = { key: r.key, seq: a.seq };
+        return last?.key;
+      };
+      for (const r of records) {
+        // An injected 503 answers a key's first request only: that request made no effect.
+        const made = r.arrivals.slice(r.faulted);
+        let twice = 0;
+        for (let i = 1; i < made.length; i++) {
+          const [previous, arrival] = [made[i - 1]!, made[i]!];
+          // A re-send is allowed when a crash came between the two sends and this was the run's task in flight then.
+          let allowed = false;
+          for (let crash = previous.epoch + 1; crash <= arrival.epoch && !allowed; crash++) allowed = lastBefore(crash) === r.key;
+          if (allowed) resent += 1;
+          else twice += 1;
+        }
+        if (twice > 0)
+          violations.push(
+            `run ${runId}: effect ${r.key} was made ${made.length} times (${r.requests} requests, ${r.faulted} answered 503; ` +
+              `${twice} of the repeats ${twice === 1 ? 'was' : 'were'} not the task in flight at a crash)`,
+          );
+      }
+    }
+    return { violations, resent };
+  }
+
   get distinctKeys(): number {
     return this.keys.size;
   }
@@ -137,12 +180,14 @@ export class EffectServer {
         faulted: 0,
         failFirst: faultable && this.options.rng.chance(this.options.faultRate),
         bodyMismatch: false,
+        arrivals: [],
       };
       this.keys.set(key, record);
     } else if (record.path !== path || JSON.stringify(record.body) !== JSON.stringify(body)) {
       record.bodyMismatch = true;
     }
     record.requests += 1;
+    record.arrivals.push({ seq: this.totalRequests, epoch: this.epoch });
     record.byEpoch[this.epoch] = (record.byEpoch[this.epoch] ?? 0) + 1;
     const first = record.requests === 1;
     this.inFlight += 1;

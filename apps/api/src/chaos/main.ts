@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { projectRoot } from '#common';
 import { oracleEntry } from './checks.js';
 import { type ChaosServer, openChaosServer } from './database.js';
-import { type ActionOutcome, DEFAULT_ROUND, type RoundConfig, type RoundResult, runRound } from './round.js';
+import { type ActionOutcome, DEFAULT_ROUND, ROUND_KINDS, type RoundConfig, type RoundKind, type RoundResult, runRound } from './round.js';
 
 /**
  * `mise run wf:intent:chaos` (one round) and `mise run wf:intent:chaos:soak -f N` (N rounds):
- * kill -9 the BUILT service mid-ExecuteST, in a durable sleep and mid control action, restart it
- * with the same executor ID, and prove exactly-once with SQL, the effect server's counts and the
- * SQL oracle. Exit 0 when every round passes, 1 on the first failing round (with the reasons),
- * 2 on bad arguments.
+ * kill -9 the BUILT service mid-ExecuteST, in a durable sleep and mid control action; bring it back
+ * with the same executor ID, or as a new process (new executor ID and port), or not at all (a lost
+ * worker; rounds take these kinds in turn); cancel and resume sleeping runs; and prove exactly-once
+ * with SQL, the effect server's counts and the SQL oracle (which must run). Exit 0 when every round
+ * passes, 1 on the first failing round (with the reasons), 2 on bad arguments or nothing built.
  *
  *   node dist/apps/api/src/chaos/main.js [--rounds N | -f N] [--seed S] [--keep-failed]
  *
@@ -19,8 +20,9 @@ import { type ActionOutcome, DEFAULT_ROUND, type RoundConfig, type RoundResult, 
  * .data/pg-chaos when DATABASE_URL is unset). Every random choice comes from --seed (printed), so a
  * failure's kill points can be replayed with the same seed.
  */
-const USAGE = `usage: node dist/apps/api/src/chaos/main.js [--rounds N | -f N] [--seed S] [--fault-rate R] [--keep-failed] [--keep-going]
+const USAGE = `usage: node dist/apps/api/src/chaos/main.js [--rounds N | -f N] [--seed S] [--kind K]... [--fault-rate R] [--keep-failed] [--keep-going]
   --rounds N, -f N  rounds to run (default 1); the last one given wins
+  --kind K          only rounds of kind K (${ROUND_KINDS.join(', ')}; repeatable; default all, in turn)
   --seed S          seed of every random choice (default: random, printed)
   --fault-rate R    probability 0..1 that a batch effect's first request is answered 503 (default ${DEFAULT_ROUND.faultRate})
   --keep-failed     keep the database of a failed round for inspection
@@ -41,6 +43,7 @@ export function parseArgs(argv: readonly string[]): Args {
   let keepFailed = false;
   let faultRate = DEFAULT_ROUND.faultRate;
   let keepGoing = false;
+  const kinds: RoundKind[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -66,6 +69,12 @@ export function parseArgs(argv: readonly string[]): Args {
         faultRate = Number(raw);
         break;
       }
+      case '--kind': {
+        const raw = value();
+        if (!(ROUND_KINDS as readonly string[]).includes(raw)) throw new UsageError(`--kind must be one of ${ROUND_KINDS.join(', ')} (got "${raw}")`);
+        kinds.push(raw as RoundKind);
+        break;
+      }
       case '--keep-failed':
         keepFailed = true;
         break;
@@ -79,7 +88,12 @@ export function parseArgs(argv: readonly string[]): Args {
         throw new UsageError(`unknown argument "${arg}"`);
     }
   }
-  return { rounds, keepGoing, seed: seed ?? randomBytes(4).toString('hex'), config: { ...DEFAULT_ROUND, keepFailed, faultRate } };
+  return {
+    rounds,
+    keepGoing,
+    seed: seed ?? randomBytes(4).toString('hex'),
+    config: { ...DEFAULT_ROUND, keepFailed, faultRate, ...(kinds.length > 0 ? { kinds } : {}) },
+  };
 }
 
 function seconds(ms: number): string {
@@ -103,18 +117,22 @@ async function main(): Promise<number> {
     console.error(`chaos: ${serviceEntry} does not exist; run npm run build first`);
     return 2;
   }
+  if (!existsSync(oracleEntry())) {
+    console.error(`chaos: ${oracleEntry()} (the SQL oracle, ops verify) does not exist; run npm run build first`);
+    return 2;
+  }
   const server: ChaosServer = await openChaosServer(process.env.DATABASE_URL?.trim() || undefined);
   children.add(() => void server.stop());
   const began = Date.now();
   console.log(
-    `chaos: ${args.rounds} round(s), seed ${args.seed} (replay: --seed ${args.seed} --rounds ${args.rounds}), 503 rate ${args.config.faultRate}; ${server.description}; oracle ${existsSync(oracleEntry()) ? 'ops verify' : 'not built (own SQL proofs only)'}`,
+    `chaos: ${args.rounds} round(s), seed ${args.seed} (replay: --seed ${args.seed} --rounds ${args.rounds}), 503 rate ${args.config.faultRate}; ${server.description}; kinds ${args.config.kinds.join(', ')} in turn; oracle ops verify (required)`,
   );
   const results: RoundResult[] = [];
   try {
     for (let round = 1; round <= args.rounds; round++) {
       const result = await runRound(server, round, args.seed, args.config);
       results.push(result);
-      console.log(`round ${round}/${args.rounds} ${result.ok ? 'PASS' : 'FAIL'} in ${seconds(result.durationMs)}`);
+      console.log(`round ${round}/${args.rounds} [${result.kind}] ${result.ok ? 'PASS' : 'FAIL'} in ${seconds(result.durationMs)}`);
       for (const line of result.lines) console.log(`   ${line}`);
       if (!result.ok) {
         console.error(`chaos: round ${round} FAILED (seed ${args.seed}); reasons:`);

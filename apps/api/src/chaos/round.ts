@@ -2,15 +2,39 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#common';
-import { type ExpectedRun, Proofs, runOracle } from './checks.js';
+import { type ExpectedRun, oracleViolations, Proofs, runOracle } from './checks.js';
 import { sleep, until } from './clock.js';
 import { type ChaosServer, createThrowawayDatabase } from './database.js';
 import { EffectServer, type RequestSeen } from './effect-server.js';
 import { Prng } from './prng.js';
 import { freePort, type HttpAnswer, ServiceProcess } from './service.js';
 
+/**
+ * How a round's processes die and come back (rounds take the kinds in turn):
+ *  - same-id: one process, killed and restarted with the same executor ID and port;
+ *  - new-id: one process, killed and replaced by one with a new executor ID and port (as a
+ *    recreated container or pod comes back): it must take over the dead one's runs;
+ *  - worker-lost: an api and two workers; the worker holding the most runs is killed mid-ExecuteST
+ *    and never returns: the survivor must finish its runs within the takeover bound. Phase B then
+ *    kills the api mid control action and restarts it with its ID.
+ */
+export type RoundKind = 'same-id' | 'new-id' | 'worker-lost';
+export const ROUND_KINDS: readonly RoundKind[] = ['same-id', 'new-id', 'worker-lost'];
+
+/** The kind of round `round` (1-based) among `kinds`, in turn. */
+export function roundKind(round: number, kinds: readonly RoundKind[] = ROUND_KINDS): RoundKind {
+  return kinds[(round - 1) % kinds.length]!;
+}
+
 /** Knobs of one round; the defaults are what `wf:intent:chaos` runs. */
 export interface RoundConfig {
+  /** The kinds the rounds take in turn. */
+  readonly kinds: readonly RoundKind[];
+  /** After a crash, a dead executor's runs must be held by a live one (or done) within this bound. */
+  readonly takeoverBoundMs: number;
+  /** Phase C: sleeping runs cancelled and resumed 1..3 times each; each must make its effect exactly once. */
+  readonly cancelResumeRuns: number;
+  readonly cancelResumeSleepMs: number;
   readonly intents: number;
   readonly tasksPerIntent: number;
   /** The durable sleep of the sleeper run (killed during it). */
@@ -24,7 +48,16 @@ export interface RoundConfig {
   readonly keepFailed: boolean;
 }
 
+/** A DBOS.sleep may end a little before its deadline (timer granularity, clock reads across processes). */
+const WAKE_EARLY_TOLERANCE_MS = 250;
+/** How late a wake may be on a loaded machine once the service is back. */
+const WAKE_LATE_TOLERANCE_MS = 2500;
+
 export const DEFAULT_ROUND: RoundConfig = {
+  kinds: ROUND_KINDS,
+  takeoverBoundMs: 60_000,
+  cancelResumeRuns: 2,
+  cancelResumeSleepMs: 3000,
   intents: 20,
   tasksPerIntent: 3,
   sleepMs: 5000,
@@ -46,6 +79,7 @@ export type ActionOutcome =
 export interface RoundResult {
   readonly ok: boolean;
   readonly round: number;
+  readonly kind: RoundKind;
   readonly seed: string;
   readonly durationMs: number;
   readonly failures: string[];
@@ -87,6 +121,7 @@ function bodyField(answer: HttpAnswer, field: string): string {
 export async function runRound(server: ChaosServer, round: number, seed: string, config: RoundConfig = DEFAULT_ROUND): Promise<RoundResult> {
   const startedAt = Date.now();
   const rng = new Prng(`${seed}/round-${round}`);
+  const kind = roundKind(round, config.kinds);
   const lines: string[] = [];
   const note = (line: string): void => {
     lines.push(line);
@@ -100,19 +135,29 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
   }).start();
   const token = randomBytes(24).toString('base64url');
   const logFile = join(projectRoot(), '.data', 'chaos', `${db.name}.log`);
+  const common = { DATABASE_URL: db.url, APP_VERSION: 'chaos-1', HTTP_CONNECTOR_ALLOWLIST: effects.prefix, OPS_API_TOKENS: `chaos:operator:${token}` };
+  // The process the harness talks to: the only one, or the api of the worker-lost topology.
   const service = new ServiceProcess(
     `chaos-${round}`,
     await freePort(),
-    {
-      DATABASE_URL: db.url,
-      // Fixed across restarts: DBOS recovers only the workflows of its own executor ID.
-      DBOS_EXECUTOR_ID: 'chaos-executor',
-      APP_VERSION: 'chaos-1',
-      HTTP_CONNECTOR_ALLOWLIST: effects.prefix,
-      OPS_API_TOKENS: `chaos:operator:${token}`,
-    },
+    { ...common, DBOS_EXECUTOR_ID: 'chaos-executor', ...(kind === 'worker-lost' ? { APP_ROLE: 'api' } : {}) },
     logFile,
   );
+  const workers =
+    kind === 'worker-lost'
+      ? await Promise.all(
+          [1, 2].map(
+            async (n) =>
+              new ServiceProcess(
+                `chaos-${round}-worker-${n}`,
+                await freePort(),
+                { ...common, APP_ROLE: 'worker', DBOS_EXECUTOR_ID: `chaos-worker-${n}` },
+                logFile,
+              ),
+          ),
+        )
+      : [];
+  const processes = [service, ...workers];
   const proofs = new Proofs(db.url);
   const auth = { authorization: `Bearer ${token}` };
   let kills = 0;
@@ -121,15 +166,56 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
   let forkOutcome: ActionOutcome | undefined;
   const failures: string[] = [];
 
-  /** True from a kill until the next boot: requests failing then were cut by the kill. */
+  /** True from a kill of `service` until its next boot: requests failing then were cut by the kill. */
   let down = false;
-  const killNow = async (): Promise<void> => {
-    down = true;
-    service.kill9();
+  const killNow = async (victim: ServiceProcess = service): Promise<void> => {
+    if (victim === service) down = true;
+    victim.kill9();
     effects.crashed();
     kills += 1;
-    const how = await service.exited();
-    if (how !== 'SIGKILL') throw new RoundFailure([`the service exited with ${how}, not SIGKILL`]);
+    const how = await victim.exited();
+    if (how !== 'SIGKILL') throw new RoundFailure([`${victim.name} exited with ${how}, not SIGKILL`]);
+  };
+  /** Executor IDs killed and never to come back under that ID. */
+  const deadExecutors: string[] = [];
+  /** The worker-lost victim: the worker holding the most unfinished runs right now. */
+  const busiestWorker = async (): Promise<ServiceProcess> => {
+    const rows = await proofs.rows<{ executor_id: string; n: string }>(
+      `SELECT executor_id, count(*) AS n FROM dbos.workflow_status WHERE name = 'IntentWorkflow' AND status = 'PENDING' GROUP BY 1 ORDER BY 2 DESC, 1`,
+    );
+    const id = rows.find((r) => workers.some((w) => w.executorId === r.executor_id))?.executor_id;
+    return workers.find((w) => w.executorId === id) ?? workers[0]!;
+  };
+  /**
+   * The takeover bound: within it, no unfinished workflow is still held by an executor that is gone
+   * (it must have been taken over by a live process, or be done).
+   */
+  const awaitTakeover = async (what: string, since: number): Promise<void> => {
+    if (deadExecutors.length === 0) return;
+    await until(
+      `${what}: no workflow PENDING on a dead executor (${deadExecutors.join(', ')}) within ${config.takeoverBoundMs / 1000} s`,
+      async () =>
+        (
+          await proofs.rows<{ n: string }>(`SELECT count(*) AS n FROM dbos.workflow_status WHERE status = 'PENDING' AND executor_id = ANY($1::text[])`, [
+            deadExecutors,
+          ])
+        )[0]?.n === '0'
+          ? true
+          : undefined,
+      Math.max(0, since + config.takeoverBoundMs - Date.now()),
+      250,
+    ).catch(async (error: unknown) => {
+      const stranded = await proofs.rows<{ workflow_uuid: string; name: string; executor_id: string }>(
+        `SELECT workflow_uuid, name, executor_id FROM dbos.workflow_status WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) ORDER BY 1`,
+        [deadExecutors],
+      );
+      throw new RoundFailure([
+        `${(error as Error).message}; stranded: ${stranded.length} (${stranded
+          .slice(0, 5)
+          .map((r) => `${r.name} ${r.workflow_uuid} on ${r.executor_id}`)
+          .join(', ')}${stranded.length > 5 ? ', …' : ''})`,
+      ]);
+    });
   };
 
   /** Polls DBOS until every run is SUCCESS; fails at once if one ends otherwise. */
@@ -139,28 +225,38 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     });
   };
 
+  /** Boots `service` again; in a new-id round, as a new process would come back: new port, new executor ID. */
   const boot = async (): Promise<void> => {
+    if (kind === 'new-id' && service.boots > 0) {
+      deadExecutors.push(service.executorId);
+      service.assumeIdentity(await freePort(), `chaos-executor-${service.boots + 1}`);
+    }
     await service.start();
     down = false;
   };
 
   try {
+    // The first process migrates the fresh database; the workers boot after it (concurrent first boots deadlock on the migrations).
     await boot();
+    await Promise.all(workers.map((w) => w.start()));
 
     // ------------------------------------------------------------ A. kill -9 mid-ExecuteST
     const totalKeys = config.intents * config.tasksPerIntent;
     const killAt = rng.int(1, Math.max(1, totalKeys - 15));
     const jitterMs = rng.chance(0.5) ? 0 : rng.int(1, 150);
     let killSnapshot: { distinct: number; inFlight: number; requests: number; submitted: number } | undefined;
+    let killedA: ServiceProcess = service;
     const runIds = new Map<number, string>();
     const killed = new Promise<void>((resolve, reject) => {
       effects.onRequest = (seen: RequestSeen) => {
         if (seen.distinctKeys < killAt) return;
         effects.onRequest = undefined;
         void sleep(jitterMs)
-          .then(() => {
+          .then(async () => (kind === 'worker-lost' ? busiestWorker() : service))
+          .then((victim) => {
             killSnapshot = { distinct: effects.distinctKeys, inFlight: effects.inFlight, requests: effects.totalRequests, submitted: runIds.size };
-            return killNow();
+            killedA = victim;
+            return killNow(victim);
           })
           .then(resolve, reject);
       };
@@ -199,21 +295,24 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     await Promise.race([Promise.all([submit(), killed]), triggerTimeout]).finally(() => (effects.onRequest = undefined));
     const snapshot = killSnapshot!;
     const restartAt = Date.now();
-    await boot();
+    const killedExecutor = killedA.executorId;
+    if (kind === 'worker-lost') deadExecutors.push(killedExecutor);
+    else await boot();
     const bootMs = Date.now() - restartAt;
     note(
-      `A  kill -9 at ${snapshot.distinct}/${totalKeys} keys seen (${snapshot.inFlight} effect(s) in flight, +${jitterMs} ms, ${snapshot.submitted}/${config.intents} runs submitted); restart ${bootMs} ms`,
+      `A  [${kind}] kill -9 ${killedExecutor} at ${snapshot.distinct}/${totalKeys} keys seen (${snapshot.inFlight} effect(s) in flight, +${jitterMs} ms, ` +
+        `${snapshot.submitted}/${config.intents} runs submitted); ${kind === 'worker-lost' ? 'never restarted' : `back as ${service.executorId} on port ${service.port} in ${bootMs} ms`}`,
     );
     await submit();
     if (runIds.size !== config.intents) throw new RoundFailure([`only ${runIds.size} of ${config.intents} runs were accepted after the restart`]);
     const batch = [...runIds.values()];
+    await awaitTakeover('after the phase A kill', restartAt);
     await awaitSuccess(`${batch.length} batch runs to succeed after the restart`, batch, 90_000);
     const recoveredMs = Date.now() - restartAt;
-    resent = effects.resentAfter(1).length;
     const faulted = [...effects.keys.values()].reduce((n, r) => n + r.faulted, 0);
     note(
       `   ${batch.length}/${batch.length} SUCCESS ${recoveredMs} ms after the kill; ${effects.totalRequests} requests for ${effects.distinctKeys} keys, ` +
-        `${faulted} injected 503(s), re-sent after the crash: ${resent} key(s) (same Idempotency-Key)`,
+        `${faulted} injected 503(s), keys requested again after the crash: ${effects.resentAfter(1).length}`,
     );
     const batchRequests = new Map([...effects.keys.values()].map((r) => [r.key, r.requests]));
 
@@ -270,9 +369,10 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     await killNow();
     await Promise.all([cancelFired, forkFired]);
     const acked = { ...answers };
+    const restartedB = Date.now();
     await boot();
-    // When the restart outlasts the sleep, no implementation can wake on time: shown with a failure.
-    const sleepRestartedAt = Date.now();
+    await awaitTakeover('after the phase B kill', restartedB);
+    const bootedB = Date.now();
 
     // The sleeper wakes at its original deadline (kept by DBOS across the crash).
     await awaitSuccess('the sleeper to wake and succeed', [sleeper], Math.max(0, deadline - Date.now()) + 30_000);
@@ -340,13 +440,19 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
     await awaitSuccess('the fork to succeed', [forkedRunId], 60_000);
     await until('control actions to finish', async () => ((await proofs.unfinished(['OpsActionWorkflow'])).length === 0 ? true : undefined), 30_000, 100);
 
-    // The sleeper: woke at its original deadline (±2 s), not a full sleep after the restart.
+    // The sleeper woke at its original deadline, not a full sleep after the restart. Both times come
+    // from the service's clock (DBOS's sleep record, the ExecuteST mark), but its timers may fire a
+    // little early and a loaded machine wakes it late: the window allows for both, and stays well
+    // short of the full sleep a restart that forgot the deadline would add.
     const woke = await proofs.rows<{ woke: Date }>(`SELECT min(started_at) AS woke FROM app.run_steps WHERE run_id = $1 AND step_id = 'ExecuteST'`, [sleeper]);
     const wokeAt = woke[0]?.woke ? new Date(woke[0].woke).getTime() : NaN;
     const lateMs = wokeAt - deadline;
-    if (!(lateMs >= -50 && lateMs <= 2000))
+    const earliestMs = -WAKE_EARLY_TOLERANCE_MS;
+    const latestMs = Math.max(0, bootedB - deadline) + WAKE_LATE_TOLERANCE_MS;
+    if (!(lateMs >= earliestMs && lateMs <= latestMs && wokeAt < restartedB + config.sleepMs))
       failures.push(
-        `sleeper ${sleeper} woke ${lateMs} ms from its original deadline (want -50..+2000 ms; killed ${killedInSleepAt - sleeping} ms into its sleep; the restart answered ${sleepRestartedAt - deadline} ms from the deadline)`,
+        `sleeper ${sleeper} woke ${lateMs} ms from its original deadline (want ${earliestMs}..+${latestMs} ms, and before a full sleep after the restart; ` +
+          `killed ${killedInSleepAt - sleeping} ms into its sleep)`,
       );
 
     // The fork replayed every receipt: no effect was sent again.
@@ -371,26 +477,83 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
         `sleeper woke ${lateMs >= 0 ? '+' : ''}${lateMs} ms from its original deadline; cancel: ${cancelOutcome}; fork: ${forkOutcome} (replayed ${forkKeys.length} receipt(s), 0 re-sent)`,
     );
 
+    // ------------------------------------------------------------ C. cancel and resume sleeping runs
+    // Each run (maxAttempts 1) is cancelled and resumed 1..3 times while it sleeps; whatever the
+    // number of rounds, it must end SUCCESS having made its one effect once (counted at the server).
+    const cancelResume = await Promise.all(
+      Array.from({ length: config.cancelResumeRuns }, (_, j) =>
+        start(`cancel-resume ${j}`, `cancel-resume/r${round}-${j}`, { delayMs: config.cancelResumeSleepMs, maxAttempts: 1 }),
+      ),
+    );
+    await until(
+      'the cancel/resume runs to enter their durable sleep',
+      async () =>
+        (
+          await proofs.rows<{ n: string }>(
+            `SELECT count(DISTINCT workflow_uuid) AS n FROM dbos.operation_outputs WHERE workflow_uuid = ANY($1::text[]) AND function_name = 'DBOS.sleep'`,
+            [cancelResume],
+          )
+        )[0]?.n === String(cancelResume.length)
+          ? true
+          : undefined,
+      30_000,
+      50,
+    );
+    const pairs = cancelResume.map(() => rng.int(1, 3));
+    const awaitStatus = (id: string, want: (status: string | undefined) => boolean, what: string): Promise<true> =>
+      until(what, async () => (want((await proofs.dbosStatuses([id])).get(id)) ? true : undefined), 30_000, 25);
+    await Promise.all(
+      cancelResume.map(async (id, j) => {
+        for (let p = 0; p < pairs[j]!; p++) {
+          expectStatus(`cancel #${p + 1} of ${id}`, await service.request('POST', `/api/ops/wf/${id}/cancel`, actor, auth), 202);
+          await awaitStatus(id, (s) => s === 'CANCELLED', `${id} to be CANCELLED after cancel #${p + 1}`);
+          expectStatus(`resume #${p + 1} of ${id}`, await service.request('POST', `/api/ops/wf/${id}/resume`, actor, auth), 202);
+          await awaitStatus(id, (s) => s !== 'CANCELLED', `${id} to leave CANCELLED after resume #${p + 1}`);
+        }
+      }),
+    );
+    await awaitSuccess('the cancelled and resumed runs to succeed', cancelResume, config.cancelResumeSleepMs + 60_000);
+    const attempts = await proofs.rows<{ run_id: string; task_key: string; attempts: number }>(
+      'SELECT run_id, task_key, attempts FROM app.task_receipts WHERE run_id = ANY($1::text[])',
+      [cancelResume],
+    );
+    for (const a of attempts)
+      if (a.attempts > 1) failures.push(`cancelled/resumed run ${a.run_id}: receipt ${a.task_key} has ${a.attempts} attempts (maxAttempts 1)`);
+    note(`C  ${cancelResume.length} sleeping run(s) cancelled and resumed [${pairs.join(' ')}] time(s); all SUCCESS`);
+
     // ------------------------------------------------------------ proofs over the whole database
     await service.stop();
-    const succeeded: ExpectedRun[] = [...batch.map((runId) => ({ runId })), { runId: sleeper }, { runId: forkedRunId, forked: true }];
+    const succeeded: ExpectedRun[] = [
+      ...batch.map((runId) => ({ runId })),
+      { runId: sleeper },
+      ...cancelResume.map((runId) => ({ runId })),
+      { runId: forkedRunId, forked: true },
+    ];
+    const counted = await proofs.effectCounts(succeeded, effects);
+    resent = counted.resent;
     failures.push(
       ...(await proofs.runsSucceeded(succeeded)),
       ...(await proofs.marks(succeeded)),
       ...(await proofs.artifacts(succeeded)),
       ...(await proofs.effects(succeeded, effects, { allKeysKnown: true, knownRunIds: [...succeeded.map((r) => r.runId), cancelTarget] })),
+      ...counted.violations,
       ...(await proofs.noFailedWorkflows()),
     );
     const oracle = await runOracle(db.url);
-    if (!oracle.available) note(`   oracle: not built (${oracle.output}); the harness's own SQL proofs only`);
-    else if (oracle.exitCode !== 0) failures.push(`ops verify exited ${oracle.exitCode}:\n${oracle.output}`);
-    else note(`   proofs: ${succeeded.length} runs SUCCESS, 4 marks each, one receipt per effect; ops verify: ${oracle.output.split('\n').at(-1)}`);
+    const verdict = oracleViolations(oracle);
+    failures.push(...verdict);
+    note(
+      `   effects: ${effects.totalRequests} requests for ${effects.distinctKeys} keys = one per task + ${[...effects.keys.values()].reduce((n, r) => n + r.faulted, 0)} answered 503 + ` +
+        `${resent} in-flight task(s) re-sent after a crash (same Idempotency-Key)${counted.violations.length > 0 ? ` + ${counted.violations.length} effect(s) made twice` : ''}`,
+    );
+    if (verdict.length === 0)
+      note(`   proofs: ${succeeded.length} runs SUCCESS, 4 marks each, one receipt per effect; ops verify: ${oracle.output.split('\n').at(-1)}`);
   } catch (error) {
     failures.push(...(error instanceof RoundFailure ? error.reasons : [error instanceof Error ? (error.stack ?? error.message) : String(error)]));
   } finally {
     effects.onRequest = undefined;
-    if (service.running) service.kill9();
-    await service.exited();
+    for (const p of processes) if (p.running) p.kill9();
+    await Promise.all(processes.map((p) => p.exited()));
     await proofs.close().catch(() => undefined);
     await effects.close();
   }
@@ -401,6 +564,7 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
   return {
     ok: failures.length === 0,
     round,
+    kind,
     seed,
     durationMs: Date.now() - startedAt,
     failures,

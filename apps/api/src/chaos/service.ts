@@ -41,10 +41,22 @@ export class ServiceProcess {
 
   constructor(
     readonly name: string,
-    readonly port: number,
-    private readonly env: Record<string, string>,
+    public port: number,
+    private env: Record<string, string>,
     readonly logFile: string,
   ) {}
+
+  /** The executor ID the next boot runs under. */
+  get executorId(): string {
+    return this.env.DBOS_EXECUTOR_ID ?? '';
+  }
+
+  /** The next boot comes back as another process would: a new port and a new executor ID. */
+  assumeIdentity(port: number, executorId: string): void {
+    if (this.running) throw new Error(`${this.name} is running`);
+    this.port = port;
+    this.env = { ...this.env, DBOS_EXECUTOR_ID: executorId };
+  }
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
