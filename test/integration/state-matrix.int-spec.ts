@@ -147,9 +147,19 @@ describe('state rules: every DBOS status × every action, through the API and th
 
   const startRun = (tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> => startRunOf(t, tasks, constraints, 'state matrix');
   const echo = [{ connector: 'echo', args: { value: 'matrix' } }];
+  // A delayed run waits DELAYED on the queue; cancelled and resumed, it runs its first steps and
+  // sleeps the rest of its delay (counted from its creation) in this process: PENDING, in DBOS.sleep.
   const sleeping = async (): Promise<string> => {
     const id = await startRun(echo, { delayMs: 3_600_000 });
-    await waitFor(`${id} to sleep`, async () => ((await t.request('GET', `/api/runs/${id}`)).body.status === 'waiting' ? true : undefined));
+    await awaitStatus(id, ['DELAYED']);
+    for (const verb of ['cancel', 'resume']) {
+      const res = await t.request('POST', `/api/ops/wf/${id}/${verb}`, { actor: 'matrix', reason: 'fixture' }, op);
+      if (res.status !== 202) throw new Error(`fixture ${verb} of ${id} answered ${res.status}: ${res.text}`);
+    }
+    await waitFor(`${id} to sleep`, async () => {
+      const steps = (await t.request('GET', `/api/runs/${id}/steps`)).body.steps as { name: string }[] | undefined;
+      return (await status(id)) === 'PENDING' && steps?.some((s) => s.name === 'DBOS.sleep') ? true : undefined;
+    });
     return id;
   };
   const held = (label: string): Promise<string> =>
@@ -179,7 +189,8 @@ describe('state rules: every DBOS status × every action, through the API and th
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     await holding.start();
-    t = await startTestApp({ OPS_API_TOKENS: `matrix:operator:${OPERATOR}`, HTTP_CONNECTOR_ALLOWLIST: holding.prefix });
+    // Every run through the queue (no direct start), so the queue's worker slots can be filled.
+    t = await startTestApp({ OPS_API_TOKENS: `matrix:operator:${OPERATOR}`, HTTP_CONNECTOR_ALLOWLIST: holding.prefix, RUN_DIRECT_START: 'off' });
     const each = async (fixture: Fixture, make: (label: string) => Promise<string>): Promise<void> => {
       for (const channel of CHANNELS) for (const o of OPS) targets.set(key(fixture, channel, o), await make(key(fixture, channel, o)));
     };
