@@ -130,9 +130,10 @@ describe('takeover of a gone executor’s runs', () => {
     const busy = await startRuns(node, 'busy', 6);
     const sleeping = await startRuns(node, 'sleepy', 3, { delayMs: 6000 });
     const ids = [...busy, ...sleeping];
-    await waitFor('the delayed runs to reach their sleep', async () => {
+    // A delayed run waits DELAYED on the queue, held by no process, until its deadline.
+    await waitFor('the delayed runs to wait on the queue', async () => {
       const now = await workflows(sleeping);
-      return [...now.values()].every((w) => w.status === 'PENDING') ? true : undefined;
+      return [...now.values()].every((w) => w.status === 'DELAYED') ? true : undefined;
     });
     const stranded = await killMidRun(node, 'node-a', ids);
     const doneBeforeKill = new Set([...(await workflows(ids))].filter(([, w]) => w.status === 'SUCCESS').map(([id]) => id));
@@ -156,7 +157,7 @@ describe('takeover of a gone executor’s runs', () => {
       });
     }
     expect(effectCounts(busy, 'busy', doneBeforeKill)).toEqual([]);
-    // The sleeping runs had sent nothing at the kill: exactly one effect each.
+    // The delayed runs had sent nothing at the kill: exactly one effect each.
     expect(sleeping.map((_, i) => [...effects.keys.values()].find((r) => r.path.endsWith(`/sleepy/r${i}`))?.requests)).toEqual([1, 1, 1]);
     await verdict(ids);
 
