@@ -485,12 +485,16 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
         start(`cancel-resume ${j}`, `cancel-resume/r${round}-${j}`, { delayMs: config.cancelResumeSleepMs, maxAttempts: 1 }),
       ),
     );
+    // A delayed run waits DELAYED on the queue; the first resume ends that wait and the run sleeps the
+    // rest of its delay in DBOS.sleep, so later pairs hit it sleeping in the process, or in between.
     await until(
-      'the cancel/resume runs to enter their durable sleep',
+      'the cancel/resume runs to wait for their deadline',
       async () =>
         (
           await proofs.rows<{ n: string }>(
-            `SELECT count(DISTINCT workflow_uuid) AS n FROM dbos.operation_outputs WHERE workflow_uuid = ANY($1::text[]) AND function_name = 'DBOS.sleep'`,
+            `SELECT count(*) AS n FROM dbos.workflow_status AS w
+              WHERE w.workflow_uuid = ANY($1::text[])
+                AND (w.status = 'DELAYED' OR EXISTS (SELECT 1 FROM dbos.operation_outputs AS o WHERE o.workflow_uuid = w.workflow_uuid AND o.function_name = 'DBOS.sleep'))`,
             [cancelResume],
           )
         )[0]?.n === String(cancelResume.length)
