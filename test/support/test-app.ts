@@ -4,12 +4,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { loadConfig } from '#common';
 import type { DB } from '#db';
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { configureApp } from '../../apps/api/src/configure.js';
-import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from './test-database.js';
 
 export interface TestApp {
   readonly app: NestExpressApplication;
@@ -58,7 +57,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 3 }) }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: testPool(database.url, 3) }) });
   return {
     app,
     baseUrl,

@@ -38,3 +38,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return { url: withDatabase(adminUrl, name), name, drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
+
+/**
+ * A pg pool for a test's own assertions. `pool.end()` resolves before its connections have closed,
+ * so the `DROP DATABASE … WITH (FORCE)` that follows can terminate one of them (57P01): without an
+ * `error` listener the pool re-emits that as an unhandled error and fails whichever test is running.
+ * Any other error on an idle connection is still thrown.
+ */
+export function testPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') throw error;
+  });
+  return pool;
+}

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { runToEnd, stepMarks } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { testPool } from '../../../test/support/test-database.js';
 
 // Its own file: DBOS registers the workflows once per process, so one app per file.
 describe('step writes, DBOS system schema in its own database', () => {
@@ -10,7 +11,7 @@ describe('step writes, DBOS system schema in its own database', () => {
 
   beforeAll(async () => {
     t = await startTestApp({}, { splitSystemDatabase: true });
-    system = new pg.Pool({ connectionString: t.systemDatabaseUrl, max: 1 });
+    system = testPool(t.systemDatabaseUrl, 1);
   });
   afterAll(async () => {
     await system?.end();

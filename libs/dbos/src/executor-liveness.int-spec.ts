@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../../../test/support/test-database.js';
 import { waitFor } from '../../../test/support/wait.js';
 import {
   DBOS_INTERNAL_QUEUE,
@@ -25,7 +25,7 @@ describe('executor liveness: the lock, the sweep and app.v_ops_executors', () =>
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    sql = new pg.Pool({ connectionString: database.url, max: 6 });
+    sql = testPool(database.url, 6);
   });
   afterAll(async () => {
     for (const lock of locks) await lock.release();
@@ -104,7 +104,7 @@ describe('executor liveness: the lock, the sweep and app.v_ops_executors', () =>
   });
 
   it('two sweepers racing on the same gone executor re-enqueue each workflow exactly once', async () => {
-    const pools = [new pg.Pool({ connectionString: database.url, max: 2 }), new pg.Pool({ connectionString: database.url, max: 2 })];
+    const pools = [testPool(database.url, 2), testPool(database.url, 2)];
     try {
       for (let round = 0; round < 5; round++) {
         const ids = await plant(`racing-${round}`, 20, { queue: round % 2 === 0 ? 'intents' : null });

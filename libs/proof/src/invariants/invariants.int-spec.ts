@@ -10,6 +10,7 @@ import {
 } from './invariants.js';
 import { startTestApp, type TestApp } from '../../../../test/support/test-app.js';
 import { waitFor } from '../../../../test/support/wait.js';
+import { testPool } from '../../../../test/support/test-database.js';
 
 const OPERATOR = 'operator-token-0123456789';
 const VIEWER = 'viewer-token-0123456789ab';
@@ -57,7 +58,7 @@ describe('the SQL oracle (db/invariants) and the ops views', () => {
   beforeAll(async () => {
     // The scheduled tick would repair the projections these tests break on purpose: keep it away.
     t = await startTestApp({ OPS_API_TOKENS: `alice:operator:${OPERATOR},victor:viewer:${VIEWER}`, OPS_TICK_SCHEDULE: '0 0 0 1 1 *' });
-    sql = new pg.Pool({ connectionString: t.database.url, max: 2 });
+    sql = testPool(t.database.url, 2);
 
     runs.succeeded = await startRun([
       { connector: 'echo', args: { value: 'a' } },
