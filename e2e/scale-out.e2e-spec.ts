@@ -1,9 +1,9 @@
-import { oracleViolations, Proofs, runOracle, type ExpectedRun } from '../apps/api/src/chaos/checks.js';
-import { EffectServer } from '../apps/api/src/chaos/effect-server.js';
-import { Prng } from '../apps/api/src/chaos/prng.js';
+import { oracleViolations, Proofs, runOracle, type ExpectedRun } from '../tools/chaos/checks.js';
+import { EffectServer } from '../tools/chaos/effect-server.js';
+import { Prng } from '../tools/chaos/prng.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
+import { freePort, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 const RUNS = 24;
 const TASKS = 3;
