@@ -23,7 +23,7 @@ const STEP_SCOPE: Record<(typeof PIPELINE_STEP_NAMES)[number], string> = {
 };
 
 /**
- * SPEC §9 against the built service: OTLP export to a loopback receiver, one trace per run
+ * Telemetry (docs/architecture.md) against the built service: OTLP export to a loopback receiver, one trace per run
  * (POST /api/runs → IntentWorkflow → its steps, across the DBOS queue), the three attributes on
  * every workflow and step span, the run's traceId, logs with workflowID; and the otlp:smoke
  * command itself, passing against its own receiver and failing when the endpoint is down.

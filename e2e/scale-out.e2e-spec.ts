@@ -10,7 +10,7 @@ const TASKS = 3;
 const TOKEN = 'scale-out-operator-token-0123456789';
 
 /**
- * Scale-out (SPEC §11): one APP_ROLE=api process serves HTTP and only enqueues; two APP_ROLE=worker
+ * Scale-out (docs/architecture.md, "Roles and scale-out"): one APP_ROLE=api process serves HTTP and only enqueues; two APP_ROLE=worker
  * processes (executor IDs worker-a, worker-b) dequeue and execute, on one database. Runs spread over
  * both workers; worker-a is killed with -9 while its runs are mid-ExecuteST and restarted with the
  * same executor ID, and every run still completes exactly once (e2e/takeover.e2e-spec.ts covers a worker that never comes back).
