@@ -27,7 +27,7 @@ export class OpsActionWorkflow {
     this.workflow = DBOS.registerWorkflow((action: OpsAction) => this.perform(action), { name: OPS_ACTION_WORKFLOW_NAME });
   }
 
-  static workflowId(actionId: string): string {
+  static workflowID(actionId: string): string {
     return `ops_${actionId}`;
   }
 
