@@ -160,7 +160,7 @@ export class OpsService {
 
   /** Runs the action workflow and waits for it: 202 means recorded and applied. */
   private async perform(action: OpsAction): Promise<void> {
-    const handle = await DBOS.startWorkflow(this.actions.workflow, { workflowID: OpsActionWorkflow.workflowID(action.actionId) })(action);
+    const handle = await DBOS.startWorkflow(this.actions.workflow, { workflowID: OpsActionWorkflow.workflowId(action.actionId) })(action);
     await handle.getResult();
   }
 
