@@ -28,7 +28,7 @@ const planeIsolation = PLANES.map((plane) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', 'bench/results/**', '.stryker-tmp/**', 'reports/**'] },
+  { ignores: ['dist/**', 'dist-tools/**', 'node_modules/**', '.data/**', 'coverage/**', 'bench/results/**', '.stryker-tmp/**', 'reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -65,7 +65,7 @@ export default tseslint.config(
   ...planeIsolation,
   {
     // Tests and test support talk to untyped JSON bodies.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'e2e/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'e2e/**/*.ts', 'tools/harness/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

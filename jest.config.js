@@ -19,7 +19,7 @@ const shared = {
 
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
     { ...shared, displayName: 'policy', testMatch: ['<rootDir>/test/policy/*.spec.ts'] },
     {
       ...shared,

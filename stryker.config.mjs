@@ -33,6 +33,6 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
-  ignorePatterns: ['dist', '.data', 'reports', 'e2e/artifacts', 'bench/results', 'coverage'],
+  ignorePatterns: ['dist', 'dist-tools', '.data', 'reports', 'e2e/artifacts', 'bench/results', 'coverage'],
   cleanTempDir: 'always',
 };

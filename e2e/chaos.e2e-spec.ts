@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#common';
+import { runScript } from '../tools/harness/index.js';
 
 /**
- * One round of `wf:intent:chaos` in `npm test`: the chaos runner (dist/apps/api/src/chaos/main.js)
+ * One round of `wf:intent:chaos` in `npm test`: the chaos runner (dist-tools/tools/chaos/main.js)
  * boots the built service on a throwaway database of the test server, kill -9s it mid-ExecuteST,
  * in a durable sleep and mid control action, restarts it, cancels and resumes sleeping runs, and
  * proves exactly-once (its own SQL, every effect counted at the effect server, and `ops verify`). It exits 0 only when everything holds; the full soak
@@ -15,16 +15,14 @@ describe('wf:intent:chaos (one round)', () => {
     const root = projectRoot();
     const adminUrl = process.env.DURABLE_OPS_TEST_ADMIN_URL;
     if (!adminUrl) throw new Error('no test server: run through jest (globalSetup starts it)');
-    const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'chaos', 'main.js'), '--rounds', '1'], {
-      cwd: root,
-      // The round's throwaway database lives on the test server (real or embedded).
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: adminUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // The round's throwaway database lives on the test server (real or embedded).
+    const result = await runScript(join(root, 'dist-tools', 'tools', 'chaos', 'main.js'), ['--rounds', '1'], {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DATABASE_URL: adminUrl,
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    const code = await new Promise<number | string>((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown')));
+    const { code } = result;
+    const output = result.stdout + result.stderr;
     mkdirSync(join(root, 'e2e', 'artifacts'), { recursive: true });
     writeFileSync(join(root, 'e2e', 'artifacts', 'chaos-e2e.log'), output);
     if (code !== 0) throw new Error(`the chaos round exited ${code}:\n${output}`);

@@ -1,16 +1,15 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '#common';
-import type { ReceivedSpan } from '../libs/proof/src/telemetry/otlp-decode.js';
-import { checkRunMetrics } from '../libs/proof/src/telemetry/metric-check.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../libs/proof/src/telemetry/otlp-receiver.js';
-import { checkRunTrace, MANDATORY_SPAN_ATTRIBUTES, PIPELINE_STEP_NAMES } from '../libs/proof/src/telemetry/trace-check.js';
+import type { ReceivedSpan } from '../tools/otlp/otlp-decode.js';
+import { checkRunMetrics } from '../tools/otlp/metric-check.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../tools/otlp/otlp-receiver.js';
+import { checkRunTrace, MANDATORY_SPAN_ATTRIBUTES, PIPELINE_STEP_NAMES } from '../tools/otlp/trace-check.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
+import { freePort, runScript, type ScriptResult, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 /**
  * Who traces each step: the three app steps run as transactional steps (runAppStep), which DBOS does
@@ -24,7 +23,7 @@ const STEP_SCOPE: Record<(typeof PIPELINE_STEP_NAMES)[number], string> = {
 };
 
 /**
- * SPEC §9 against the built service: OTLP export to a loopback receiver, one trace per run
+ * Telemetry (docs/architecture.md) against the built service: OTLP export to a loopback receiver, one trace per run
  * (POST /api/runs → IntentWorkflow → its steps, across the DBOS queue), the three attributes on
  * every workflow and step span, the run's traceId, logs with workflowID; and the otlp:smoke
  * command itself, passing against its own receiver and failing when the endpoint is down.
@@ -220,26 +219,20 @@ describe('OTLP traces and logs (built service, loopback receiver)', () => {
   });
 });
 
-describe('mise run otlp:smoke (node dist/apps/api/src/otlp-smoke.js)', () => {
+describe('mise run otlp:smoke (node dist-tools/tools/otlp/smoke.js)', () => {
   const adminUrl = (): string => {
     const url = process.env['DURABLE_OPS_TEST_ADMIN_URL'];
     if (!url) throw new Error('no test server: run through jest (globalSetup starts it)');
     return url;
   };
 
-  function smoke(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const root = projectRoot();
-    const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'otlp-smoke.js')], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: adminUrl(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const smoke = (env: Record<string, string>): Promise<ScriptResult> =>
+    runScript(join(projectRoot(), 'dist-tools', 'tools', 'otlp', 'smoke.js'), [], {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DATABASE_URL: adminUrl(),
+      ...env,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-  }
 
   it('passes against its own loopback receiver, reporting the trace with the three attributes', async () => {
     const result = await smoke({});

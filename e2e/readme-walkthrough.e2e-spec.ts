@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#common';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
-import { startService, type ServiceProcess } from './support/service-process.js';
+import { startService, type ServiceProcess } from '../tools/harness/index.js';
 
 /** The README's curl walkthrough, run verbatim (only BASE points at this test's port). */
 describe('README walkthrough', () => {

@@ -1,16 +1,16 @@
-import { oracleViolations, Proofs, runOracle, type ExpectedRun } from '../apps/api/src/chaos/checks.js';
-import { EffectServer } from '../apps/api/src/chaos/effect-server.js';
-import { Prng } from '../apps/api/src/chaos/prng.js';
+import { oracleViolations, Proofs, runOracle, type ExpectedRun } from '../tools/chaos/checks.js';
+import { EffectServer } from '../tools/chaos/effect-server.js';
+import { Prng } from '../tools/chaos/prng.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
+import { freePort, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 const RUNS = 24;
 const TASKS = 3;
 const TOKEN = 'scale-out-operator-token-0123456789';
 
 /**
- * Scale-out (SPEC §11): one APP_ROLE=api process serves HTTP and only enqueues; two APP_ROLE=worker
+ * Scale-out (docs/architecture.md, "Roles and scale-out"): one APP_ROLE=api process serves HTTP and only enqueues; two APP_ROLE=worker
  * processes (executor IDs worker-a, worker-b) dequeue and execute, on one database. Runs spread over
  * both workers; worker-a is killed with -9 while its runs are mid-ExecuteST and restarted with the
  * same executor ID, and every run still completes exactly once (e2e/takeover.e2e-spec.ts covers a worker that never comes back).

@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
+import { freePort, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 /**
  * The built service as a user runs it: a separate process, driven over HTTP, killed with -9 and

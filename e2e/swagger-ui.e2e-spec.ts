@@ -5,7 +5,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { projectRoot } from '#common';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { launchChromium, loopbackContext } from './support/browser.js';
-import { startService, type ServiceProcess } from './support/service-process.js';
+import { startService, type ServiceProcess } from '../tools/harness/index.js';
 
 const UI_TIMEOUT = 30_000;
 

@@ -1,9 +1,9 @@
-import { Proofs, runOracle, type ExpectedRun } from '../apps/api/src/chaos/checks.js';
-import { EffectServer } from '../apps/api/src/chaos/effect-server.js';
-import { Prng } from '../apps/api/src/chaos/prng.js';
+import { Proofs, runOracle, type ExpectedRun } from '../tools/chaos/checks.js';
+import { EffectServer } from '../tools/chaos/effect-server.js';
+import { Prng } from '../tools/chaos/prng.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { startService, type ServiceProcess } from './support/service-process.js';
+import { startService, type ServiceProcess } from '../tools/harness/index.js';
 
 const TOKEN = 'takeover-operator-token-0123456789';
 /** Sweeps every 2 s, so a takeover is quick to observe (the default is every 10 s). */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { waitFor } from '../test/support/wait.js';
-import { freePort, startService, type ServiceProcess } from './support/service-process.js';
+import { freePort, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 const EVERY_MS = 2000;
 

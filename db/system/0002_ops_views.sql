@@ -1,4 +1,4 @@
--- The ops views (SPEC §8): what on-call engineers and auditors query, in schema app, over dbos.* only.
+-- The ops views (docs/architecture.md): what on-call engineers and auditors query, in schema app, over dbos.* only.
 -- Re-applied at every boot after DBOS migrates its schema, so everything here is idempotent; db:sys:reset
 -- drops dbos and, by cascade, these views, and the next boot (or db:sys:reset itself) brings them back.
 --
@@ -9,7 +9,7 @@
 -- * CREATE OR REPLACE VIEW may only append columns. Every column below is cast to a fixed type so that
 --   a DBOS column type change cannot alter a view's shape behind our back. To rename, retype, reorder
 --   or remove a column, put `DROP VIEW IF EXISTS app.v_ops_…;` above that view's CREATE (grants on
---   the view are lost with it: re-grant them in this file) and update SPEC §8.
+--   the view are lost with it: re-grant them in this file) and update docs/architecture.md.
 -- * A view pins the dbos columns it reads: a future DBOS migration that retypes or drops one of them
 --   fails while these views exist. Drop the views before such an upgrade. They come back at boot.
 

@@ -26,10 +26,13 @@ embedded_database_url() {
   return 1
 }
 
-# psql on the given URL, with the caller's extra arguments.
+# psql on the given URL (the embedded Postgres `npm start` runs when it is empty), with the caller's extra arguments.
 run_psql() {
   local url="$1"
   shift
+  if [[ -z "$url" ]]; then
+    url="$(embedded_database_url)"
+  fi
   if ! command -v psql >/dev/null 2>&1; then
     echo "$(basename "$0"): psql not found; install the PostgreSQL client (e.g. apt-get install postgresql-client)" >&2
     return 127

@@ -6,8 +6,4 @@ set -euo pipefail
 # shellcheck source=scripts/db/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
-url="${DBOS_SYSTEM_DATABASE_URL:-${DATABASE_URL:-}}"
-if [[ -z "$url" ]]; then
-  url="$(embedded_database_url)"
-fi
-run_psql "$url" "$@"
+run_psql "${DBOS_SYSTEM_DATABASE_URL:-${DATABASE_URL:-}}" "$@"

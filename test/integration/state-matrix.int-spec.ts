@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { sql } from 'kysely';
-import { newRunId, projectRoot } from '#common';
+import { newRunId } from '#common';
 import { DEFAULT_QUEUE, QUEUES } from '#dbos';
 import { IntentWorkflow, RunsRepository } from '#data-plane';
+import { cliEnv, OPS_CLI, runScript, type ScriptResult } from '../../tools/harness/index.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { startRun as startRunOf } from '../support/runs.js';
@@ -28,7 +27,6 @@ import { startRun as startRunOf } from '../support/runs.js';
  */
 const OPERATOR = 'matrix-operator-token-0123456789';
 const op = { authorization: `Bearer ${OPERATOR}` };
-const CLI = join(projectRoot(), 'dist', 'apps', 'ops-cli', 'src', 'main.js');
 
 type Op = 'cancel' | 'resume' | 'fork';
 type Fixture = 'sleeping' | 'executing' | 'enqueued' | 'delayed' | 'success' | 'error' | 'cancelled' | 'maxRecovery';
@@ -106,12 +104,6 @@ class HoldingServer {
   }
 }
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 describe('state rules: every DBOS status × every action, through the API and the CLI', () => {
   let t: TestApp;
   const holding = new HoldingServer();
@@ -168,26 +160,14 @@ describe('state rules: every DBOS status × every action, through the API and th
       maxAttempts: 1,
     });
 
-  function cli(args: string[], ids: readonly string[]): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: t.database.url, LOG_LEVEL: 'error' };
-      for (const name of ['OPS_ACTOR', 'OPS_REASON', 'DBOS_SYSTEM_DATABASE_URL', 'DBOS_EXECUTOR_ID']) delete env[name];
-      const child = spawn(process.execPath, [CLI, ...args, '--actor', 'matrix', '--reason', 'state matrix'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(ids.join('\n') + '\n');
-    });
-  }
+  const cli = (args: string[], ids: readonly string[]): Promise<ScriptResult> =>
+    runScript(OPS_CLI, [...args, '--actor', 'matrix', '--reason', 'state matrix'], cliEnv(t.database.url), ids.join('\n') + '\n');
   const cliArgs = (o: Op, dryRun: boolean): string[] => [...(o === 'fork' ? ['fork', '--step', '1'] : [o]), ...(dryRun ? ['--dry-run'] : [])];
   const lineOf = (stdout: string, id: string): string =>
     stdout.split('\n').find((line) => line.startsWith(`${id} `) || line.startsWith(`${id}\t`)) ?? `(no line for ${id})`;
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+    if (!existsSync(OPS_CLI)) throw new Error(`${OPS_CLI} is missing: run npm run build first`);
     await holding.start();
     // Every run through the queue (no direct start), so the queue's worker slots can be filled.
     t = await startTestApp({ OPS_API_TOKENS: `matrix:operator:${OPERATOR}`, HTTP_CONNECTOR_ALLOWLIST: holding.prefix, RUN_DIRECT_START: 'off' });

@@ -1,42 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../../tools/harness/index.js';
 
 /** Set by test/support/global-setup.mjs. */
 const TEST_ADMIN_URL = 'DURABLE_OPS_TEST_ADMIN_URL';
 const TEST_TEMPLATE = 'DURABLE_OPS_TEST_TEMPLATE';
 
-export interface TestDatabase {
-  readonly url: string;
-  readonly name: string;
-  drop(): Promise<void>;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-export async function adminQuery(sql: string): Promise<void> {
-  const adminUrl = process.env[TEST_ADMIN_URL];
-  if (!adminUrl) throw new Error('no test server: run these tests through jest (globalSetup starts it)');
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+export type TestDatabase = ThrowawayDatabase;
 
 /** A fresh database for one test file, cloned from the migrated template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env[TEST_ADMIN_URL];
   const template = process.env[TEST_TEMPLATE];
   if (!adminUrl || !template) throw new Error('no test server: run these tests through jest (globalSetup starts it)');
-  const name = `durable_ops_t_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-  return { url: withDatabase(adminUrl, name), name, drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return createThrowawayDatabase(adminUrl, 'durable_ops_t', template);
 }
 
 /**

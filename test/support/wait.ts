@@ -1,4 +1,4 @@
-import { until } from '../../apps/api/src/chaos/clock.js';
+import { until } from '../../tools/harness/index.js';
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`: the harnesses' `until`, with test defaults. */
 export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {

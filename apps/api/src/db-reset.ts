@@ -12,7 +12,7 @@ import { applySystemSql, migrate, resolveDatabases } from '#db';
  * - app: DROP SCHEMA app CASCADE — intents, runs, marks, artifacts, receipts, settings (and the views
  *   when app and dbos share a database) — then the app migrations and db/system/*.sql again.
  *
- * SPEC §4 orders them sys first, then app, so no run row outlives its workflow. Each ends by
+ * docs/architecture.md ("Databases") orders them sys first, then app, so no run row outlives its workflow. Each ends by
  * re-applying db/system/*.sql, which recreates the views wherever they were dropped, so either order
  * leaves the views in place.
  */

@@ -117,7 +117,7 @@ class TelemetryConsoleLogger extends ConsoleLogger {
   ): void {
     super.printMessages(messages, logContext, logLevel, writeStreamType, errorStack, params);
     if (!this.otel) return;
-    const workflowID = DBOS.workflowID;
+    const workflowId = DBOS.workflowID;
     for (const message of messages) {
       this.otel.emit({
         severityNumber: SEVERITY[logLevel],
@@ -125,7 +125,7 @@ class TelemetryConsoleLogger extends ConsoleLogger {
         body: body(message),
         attributes: {
           ...(logContext ? { 'nest.context': logContext } : {}),
-          ...(workflowID ? { [ATTR_WORKFLOW_ID]: workflowID } : {}),
+          ...(workflowId ? { [ATTR_WORKFLOW_ID]: workflowId } : {}),
           ...(typeof errorStack === 'string' ? { 'exception.stacktrace': errorStack } : {}),
         },
       });

@@ -2,7 +2,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Conflict, NotFound, ValidationFailed } from '#common';
 import { WORKFLOW_ID } from '#contracts';
 import type { OpsPrincipal, OpsService } from '#control-plane';
-import { type Decision, decide, failedStep, lastStepN, retryConflict } from './decisions.js';
+import { type ActionVerdict, decide, failedStep, lastStepN, retryConflict } from './decisions.js';
 import { type Io, messageOf } from './io.js';
 import { RateLimiter, type Sleep } from './rate-limit.js';
 
@@ -145,7 +145,7 @@ export async function runBatch(ids: readonly string[], cmd: BatchCommand, option
   return { tally, skipped: ids.length - attempted };
 
   /** The dry run's prediction, from reads only. */
-  async function predict(id: string, status: string, name: string | null, command: BatchCommand): Promise<Decision> {
+  async function predict(id: string, status: string, name: string | null, command: BatchCommand): Promise<ActionVerdict> {
     switch (command.op) {
       case 'cancel':
       case 'resume':

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { projectRoot } from '#common';
 import { freePort } from '#db';
+import { cliEnv, OPS_CLI, runScript, type ScriptResult } from '../../../tools/harness/index.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { opsStatus, startRun as startRunOf } from '../../../test/support/runs.js';
@@ -12,17 +10,11 @@ import { opsStatus, startRun as startRunOf } from '../../../test/support/runs.js
  * The built ops CLI (dist/apps/ops-cli/src/main.js) as an on-call engineer runs it: a separate process
  * and DBOS executor on the service's database, IDs on stdin, asserting what they would see.
  */
-const CLI = join(projectRoot(), 'dist', 'apps', 'ops-cli', 'src', 'main.js');
+const CLI = OPS_CLI;
 const VIEWER = 'viewer-token-0123456789ab';
 const viewer = { authorization: `Bearer ${VIEWER}` };
 const OPERATOR = 'operator-token-0123456789';
 const op = { authorization: `Bearer ${OPERATOR}` };
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('ops CLI (built, against the real service database)', () => {
   let t: TestApp;
@@ -31,28 +23,14 @@ describe('ops CLI (built, against the real service database)', () => {
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     t = await startTestApp({ OPS_API_TOKENS: `victor:viewer:${VIEWER},olga:operator:${OPERATOR}` });
-    env = { ...process.env, DATABASE_URL: t.database.url, LOG_LEVEL: 'error', OPS_API_URL: t.baseUrl };
-    delete env.OPS_ACTOR;
-    delete env.OPS_REASON;
-    delete env.DBOS_SYSTEM_DATABASE_URL;
-    delete env.DBOS_EXECUTOR_ID;
+    env = cliEnv(t.database.url, { OPS_API_URL: t.baseUrl });
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  function cli(args: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
-  }
+  const cli = (args: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<ScriptResult> =>
+    runScript(OPS_CLI, args, { ...env, ...extraEnv }, stdin);
 
   const startRun = (tasks: unknown[], constraints: Record<string, unknown> = {}): Promise<string> => startRunOf(t, tasks, constraints, 'ops cli test');
   const dbosStatus = (id: string, want: string[], timeoutMs = 30_000): Promise<any> => opsStatus(t, id, want, viewer, timeoutMs);
@@ -158,7 +136,7 @@ describe('ops CLI (built, against the real service database)', () => {
       /→ (would cancel|cancelled)/.test(line) ? 'done' : /→ conflict/.test(line) ? 'conflict' : /→ not found/.test(line) ? 'not found' : line;
     const dry = await cli(['cancel', '--dry-run', '--rate', '50'], ids);
     const real = await cli(['cancel', '--rate', '50'], ids);
-    const lines = (r: CliResult): string[] => r.stdout.split('\n').filter((l) => l.includes(' → '));
+    const lines = (r: ScriptResult): string[] => r.stdout.split('\n').filter((l) => l.includes(' → '));
     expect(lines(dry).map(outcome)).toEqual(['done', 'conflict', 'conflict', 'not found']);
     expect(lines(real).map(outcome)).toEqual(lines(dry).map(outcome));
     expect([dry.code, real.code]).toEqual([1, 1]);

@@ -107,7 +107,8 @@ export async function assertExecutorIdIsFree(systemDatabaseUrl: string, executor
   }
 }
 
-export function nestLogLevels(config: AppConfig): LogLevel[] {
+/** The CLI's Nest log levels: quieter than the service's (nestLogLevels in apps/api): warnings and errors unless LOG_LEVEL=debug. */
+export function cliLogLevels(config: AppConfig): LogLevel[] {
   return config.logLevel === 'debug' ? ['fatal', 'error', 'warn', 'log', 'debug'] : ['fatal', 'error', 'warn'];
 }
 
@@ -124,7 +125,7 @@ export interface CliContext {
 
 /** Resolves the databases (DATABASE_URL, or the embedded Postgres the service runs), boots the context, launches DBOS. */
 export async function bootCli(config: AppConfig): Promise<CliContext> {
-  const logger = new StderrLogger({ logLevels: nestLogLevels(config) });
+  const logger = new StderrLogger({ logLevels: cliLogLevels(config) });
   Logger.overrideLogger(logger);
   const databases = await resolveDatabases(config);
   const executorId = cliExecutorId();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { WORKFLOW_STATUSES } from '#contracts';
-import { type BatchOp, decide, type Decision, failedStep, type ForkParams, lastStepN, retryConflict } from './decisions.js';
+import { type BatchOp, decide, type ActionVerdict, failedStep, type ForkParams, lastStepN, retryConflict } from './decisions.js';
 
 /**
  * The dry run's decision for every DBOS status (and one it does not know), every op and the fork
@@ -14,7 +14,7 @@ const CANCELLABLE = ['PENDING', 'ENQUEUED', 'DELAYED'];
 const RESUMABLE = ['CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'ENQUEUED', 'DELAYED'];
 const FORKABLE = ['SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'];
 
-function expected(status: string, op: BatchOp, fork?: ForkParams): Decision['outcome'] | { message: string; hint: string } {
+function expected(status: string, op: BatchOp, fork?: ForkParams): ActionVerdict['outcome'] | { message: string; hint: string } {
   const id = 'wf_1';
   const hints: Record<string, string> = {
     SUCCESS: 'it already finished; fork it to run it again',
@@ -51,7 +51,7 @@ function expected(status: string, op: BatchOp, fork?: ForkParams): Decision['out
   return 'accept';
 }
 
-function predicted(decision: Decision): Decision['outcome'] | { message: string; hint: string | undefined } {
+function predicted(decision: ActionVerdict): ActionVerdict['outcome'] | { message: string; hint: string | undefined } {
   return decision.outcome === 'accept' ? 'accept' : { message: decision.message, hint: decision.hint };
 }
 

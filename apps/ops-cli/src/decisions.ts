@@ -1,4 +1,4 @@
-import { type ControlOp, type Decision, decideAction, type ForkParams, hintFor, type WorkflowFacts } from '#control-plane';
+import { type ControlOp, type ActionVerdict, decideAction, type ForkParams, hintFor, type WorkflowFacts } from '#control-plane';
 
 /**
  * What `--dry-run` predicts, touching nothing (no OPS row, no DBOS call): the control plane's state
@@ -6,7 +6,7 @@ import { type ControlOp, type Decision, decideAction, type ForkParams, hintFor, 
  * decisions.spec.ts runs the real OpsService for every status and op and checks they agree.
  */
 export type BatchOp = ControlOp;
-export type { Decision, ForkParams, WorkflowFacts };
+export type { ActionVerdict, ForkParams, WorkflowFacts };
 
 /** The dry run's decision is the control plane's own (OpsService applies the same function). */
 export const decide = decideAction;
@@ -27,7 +27,7 @@ export function failedStep<S extends { readonly stepN: number; readonly error: u
  * retry-from-step's own guard, before the fork: N must be the failed step or earlier. Returns the
  * conflict, or undefined when the fork may go ahead (OpsService.fork then applies its own rules).
  */
-export function retryConflict(id: string, status: string, stepN: number, failed: { stepN: number; name: string } | undefined): Decision | undefined {
+export function retryConflict(id: string, status: string, stepN: number, failed: { stepN: number; name: string } | undefined): ActionVerdict | undefined {
   if (!failed) {
     return {
       outcome: 'conflict',

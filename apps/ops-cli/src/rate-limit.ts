@@ -1,9 +1,13 @@
-/* eslint-disable no-restricted-globals -- pacing a CLI batch is not workflow time: the operator's process waits between control actions; nothing durable depends on it */
+import { DBOS } from '@dbos-inc/dbos-sdk';
 
 export type Sleep = (ms: number) => Promise<void>;
 
-/** The one process timer of the CLI (see the file-level comment). */
-export const sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The CLI's pause between control actions: DBOS.sleep, the one time primitive the code base uses.
+ * Called outside a workflow (as here) it is a plain wait, not a durable one: pacing a batch is the
+ * operator's process waiting, and nothing durable depends on it.
+ */
+export const sleep: Sleep = (ms) => DBOS.sleep(ms);
 
 /**
  * At most `perSecond` actions per second: `await limiter.next()` before each action returns at once

@@ -1,3 +1,4 @@
+import type { DBOS } from '@dbos-inc/dbos-sdk';
 import { ApiProperty } from '@nestjs/swagger';
 
 export class StepError {
@@ -16,4 +17,23 @@ export class WorkflowStepView {
   @ApiProperty({ type: Number, nullable: true }) durationMs!: number | null;
   @ApiProperty({ type: StepError, nullable: true }) error!: StepError | null;
   @ApiProperty({ type: String, nullable: true }) childWorkflowID!: string | null;
+}
+
+type StepInfo = NonNullable<Awaited<ReturnType<typeof DBOS.listWorkflowSteps>>>[number];
+
+/** One recorded DBOS step as the API shows it: 1-based stepN (= functionId + 1), times and error. */
+export function describeStep(step: StepInfo): WorkflowStepView {
+  const started = step.startedAtEpochMs ?? null;
+  const completed = step.completedAtEpochMs ?? null;
+  return {
+    stepN: step.functionID + 1,
+    functionId: step.functionID,
+    name: step.name,
+    status: step.error ? 'failed' : completed !== null ? 'succeeded' : 'running',
+    startedAt: started !== null ? new Date(started).toISOString() : null,
+    completedAt: completed !== null ? new Date(completed).toISOString() : null,
+    durationMs: started !== null && completed !== null ? completed - started : null,
+    error: step.error ? { name: step.error.name, message: step.error.message } : null,
+    childWorkflowID: step.childWorkflowID,
+  };
 }

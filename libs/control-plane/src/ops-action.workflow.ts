@@ -6,11 +6,11 @@ import { OpsAuditRepository, type OpsAction } from './ops-audit.repository.js';
 export const OPS_ACTION_WORKFLOW_NAME = 'OpsActionWorkflow';
 
 /** A unique violation on dbos.workflow_status for this ID: the workflow exists already. */
-function isExistingWorkflow(error: unknown, workflowID: string): boolean {
+function isExistingWorkflow(error: unknown, workflowId: string): boolean {
   const fields = (error ?? {}) as { code?: unknown; detail?: unknown; json?: { code?: unknown; detail?: unknown } };
   const code = fields.code ?? fields.json?.code;
   const detail = fields.detail ?? fields.json?.detail;
-  return code === '23505' && typeof detail === 'string' && detail.includes(`(workflow_uuid)=(${workflowID})`);
+  return code === '23505' && typeof detail === 'string' && detail.includes(`(workflow_uuid)=(${workflowId})`);
 }
 
 /**

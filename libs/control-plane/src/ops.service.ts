@@ -4,6 +4,7 @@ import { Conflict, NotFound, newActionId, newRunId, shownId } from '#common';
 import {
   type ActionAccepted,
   decodeKeyset,
+  describeStep,
   encodeKeyset,
   type ForkAccepted,
   type ListWorkflowsQuery,
@@ -14,12 +15,12 @@ import {
   type WorkflowSteps,
   type WorkflowSummary,
 } from '#contracts';
-import { describeStep, isQueueName } from '#dbos';
+import { isQueueName } from '#dbos';
 import { OpsActionWorkflow } from './ops-action.workflow.js';
 import type { OpsAction } from './ops-audit.repository.js';
 import type { OpsPrincipal } from './ops-auth.js';
 import { OpsRepository } from './ops.repository.js';
-import { type Decision, decideAction } from './state-rules.js';
+import { type ActionVerdict, decideAction } from './state-rules.js';
 
 export interface ActionInput {
   readonly actor: string;
@@ -163,7 +164,7 @@ export class OpsService {
     await handle.getResult();
   }
 
-  private check(decision: Decision): void {
+  private check(decision: ActionVerdict): void {
     if (decision.outcome === 'conflict') throw new Conflict(decision.message, decision.status, decision.hint);
   }
 

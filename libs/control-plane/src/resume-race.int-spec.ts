@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import { StopWaiting } from '../../../apps/api/src/chaos/clock.js';
-import { EffectServer } from '../../../apps/api/src/chaos/effect-server.js';
-import { Prng } from '../../../apps/api/src/chaos/prng.js';
+import { StopWaiting } from '../../../tools/harness/index.js';
+import { EffectServer } from '../../../tools/chaos/effect-server.js';
+import { Prng } from '../../../tools/chaos/prng.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 

@@ -24,7 +24,7 @@ export interface ForkParams {
   readonly appVersion?: string | undefined;
 }
 
-export type Decision =
+export type ActionVerdict =
   | { readonly outcome: 'accept'; readonly action: string }
   | { readonly outcome: 'conflict'; readonly message: string; readonly hint: string; readonly status: string };
 
@@ -56,7 +56,7 @@ function is(list: readonly WorkflowStatusName[], status: string): boolean {
  * The outcome of `op` on a workflow in this state. For a fork with an appVersion,
  * `knownAppVersions` are the versions launched on the system database (DBOS.listApplicationVersions).
  */
-export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkParams, knownAppVersions?: readonly string[]): Decision {
+export function decideAction(op: ControlOp, facts: WorkflowFacts, fork?: ForkParams, knownAppVersions?: readonly string[]): ActionVerdict {
   const { id, status } = facts;
   // The service's own workflows (control actions, the scheduled tick) are not runs: re-running,
   // cancelling or forking them would repeat or undo an audited action or a tick.

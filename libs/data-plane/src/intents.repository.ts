@@ -1,24 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
-import { Database } from '#db';
+import { type Selectable, sql } from 'kysely';
+import { Database, type IntentsTable } from '#db';
 import type { StepSql } from '#dbos';
 import type { Keyset } from '#contracts';
+import type { IntentPayload } from './planner.js';
 
-export interface IntentRow {
-  id: string;
-  goal: string;
-  payload: Record<string, unknown>;
-  created_at: Date;
-  created_key: string;
+type IntentColumns = Pick<Selectable<IntentsTable>, 'id' | 'goal' | 'created_at'>;
+
+export type IntentRow = IntentColumns & Pick<Selectable<IntentsTable>, 'payload'> & { created_key: string };
+
+/** An intent's payload: validated (IntentsService.create) before it was stored, so read back as such. */
+export function intentPayload(row: IntentRow): IntentPayload {
+  return row.payload as IntentPayload;
 }
 
-export interface IntentSummaryRow {
-  id: string;
-  goal: string;
-  created_at: Date;
-  created_key: string;
-  task_count: number;
-}
+export type IntentSummaryRow = IntentColumns & { created_key: string; task_count: number };
 
 const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
 
@@ -27,7 +23,7 @@ export class IntentsRepository {
   constructor(private readonly db: Database) {}
 
   /** True when this call created the row; false when the same intent already existed. */
-  async insert(intent: { id: string; goal: string; payload: Record<string, unknown>; hash: string; createdBy: string }): Promise<boolean> {
+  async insert(intent: { id: string; goal: string; payload: IntentPayload; hash: string; createdBy: string }): Promise<boolean> {
     const inserted = await this.db
       .insertInto('app.intents')
       .values({ id: intent.id, goal: intent.goal, payload: JSON.stringify(intent.payload), intent_hash: intent.hash, created_by: intent.createdBy })

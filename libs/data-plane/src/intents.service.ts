@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { NotFound, ValidationFailed, canonicalJson, sha256, shownId } from '#common';
 import { type CreateIntentRequest, GOAL_PREVIEW, type IntentPage, type IntentSummary, type IntentView, decodeCursor, encodeCursor } from '#contracts';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
-import { IntentsRepository, type IntentRow, type IntentSummaryRow } from './intents.repository.js';
+import { intentPayload, IntentsRepository, type IntentRow, type IntentSummaryRow } from './intents.repository.js';
 import type { IntentPayload } from './planner.js';
 
 @Injectable()
@@ -25,7 +25,7 @@ export class IntentsService {
     const canonical = canonicalJson({ goal: request.goal, ...payload });
     const hash = sha256(canonical);
     const intentId = `it_${hash.slice(0, 32)}`;
-    const created = await this.intents.insert({ id: intentId, goal: request.goal, payload: payload as unknown as Record<string, unknown>, hash, createdBy });
+    const created = await this.intents.insert({ id: intentId, goal: request.goal, payload, hash, createdBy });
     return { intentId, created };
   }
 
@@ -57,7 +57,7 @@ export class IntentsService {
 }
 
 function toView(row: IntentRow): IntentView {
-  const payload = row.payload as unknown as IntentPayload;
+  const payload = intentPayload(row);
   return {
     intentId: row.id,
     goal: row.goal,

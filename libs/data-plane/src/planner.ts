@@ -1,6 +1,7 @@
 import { canonicalJson, sha256 } from '#common';
 
-export interface IntentPayload {
+/** A type, not an interface: it is a JSON object (Record<string, unknown>) as stored. */
+export type IntentPayload = {
   readonly inputs: {
     readonly tasks: readonly { readonly connector: string; readonly args: Record<string, unknown> }[];
     readonly data?: Record<string, unknown>;
@@ -13,7 +14,7 @@ export interface IntentPayload {
     readonly dryRun?: boolean;
   };
   readonly connectors?: readonly string[];
-}
+};
 
 export interface PlannedTask {
   readonly index: number;

@@ -11,12 +11,13 @@ import {
   type RunView,
   type StartRunRequest,
   decodeCursor,
+  describeStep,
   encodeCursor,
 } from '#contracts';
-import { carrierTraceId, DEFAULT_QUEUE, DbosService, describeStep, traceCarrier } from '#dbos';
+import { carrierTraceId, DEFAULT_QUEUE, DbosService, traceCarrier } from '#dbos';
 import { serviceMetrics } from '#dbos';
 import { IntentWorkflow } from './intent.workflow.js';
-import { IntentsRepository } from './intents.repository.js';
+import { intentPayload, IntentsRepository } from './intents.repository.js';
 import { type IntentPayload, notBeforeMs } from './planner.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
 
@@ -90,7 +91,7 @@ export class RunsService {
     if (cached) return cached;
     const intent = await this.intents.find(intentId);
     if (!intent) return undefined;
-    const constraints = (intent.payload as unknown as IntentPayload).constraints;
+    const constraints = intentPayload(intent).constraints;
     if (this.constraintsCache.size >= CONSTRAINTS_CACHE_SIZE) this.constraintsCache.clear();
     this.constraintsCache.set(intentId, constraints);
     return constraints;

@@ -62,14 +62,22 @@ export const PREPARED_PER_CONNECTION = 100;
  * A pg client that runs every parameterised statement as a named prepared statement (the name is a
  * hash of its text): Postgres parses and analyses it once per connection instead of on every run.
  */
+const clientQuery: (this: pg.Client, ...args: unknown[]) => unknown = Object.getOwnPropertyDescriptor(pg.Client.prototype, 'query')!.value as (
+  this: pg.Client,
+  ...args: unknown[]
+) => unknown;
+
 class PreparingClient extends pg.Client {
   private readonly prepared = new Set<string>();
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's overloads, passed through
-  override query(config: any, values?: any, callback?: any): any {
+  /**
+   * pg's query, every overload passed through (the pool only ever calls it, never reads this type):
+   * the arguments go to pg.Client's own query untouched unless they become a named statement.
+   */
+  override query(config: unknown, values?: unknown, callback?: unknown): never {
     const named = this.asNamed(config, values);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
-    return named ? super.query(named, typeof values === 'function' ? values : callback) : super.query(config, values, callback);
+    const args = named ? [named, typeof values === 'function' ? values : callback] : [config, values, callback];
+    return Reflect.apply(clientQuery, this, args) as never;
   }
 
   private asNamed(config: unknown, values: unknown): pg.QueryConfig | undefined {

@@ -11,10 +11,10 @@ import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
  * The abandoned DBOS timer then only resolves at the deadline, into nothing.
  */
 export async function cancellableSleep(durationMs: number): Promise<void> {
-  const workflowID = DBOS.workflowID;
+  const workflowId = DBOS.workflowID;
   const system = DBOSExecutor.globalInstance?.systemDatabase;
-  if (!workflowID || !system) return DBOS.sleep(durationMs);
-  const watch = system.watchForCancellation(workflowID);
+  if (!workflowId || !system) return DBOS.sleep(durationMs);
+  const watch = system.watchForCancellation(workflowId);
   const sleeping = DBOS.sleep(durationMs);
   // Whichever loses the race settles unobserved.
   sleeping.catch(() => undefined);

@@ -82,13 +82,13 @@ const headerGetter = {
 const headerSetter = { set: (carrier: Record<string, string>, key: string, value: string) => void (carrier[key] = value) };
 
 /** The active span's W3C context, for a workflow started from here (undefined with tracing off). */
-export function traceCarrier(workflowID: string): TraceCarrier | undefined {
+export function traceCarrier(workflowId: string): TraceCarrier | undefined {
   if (!tracingOn) return undefined;
   const headers: Record<string, string> = {};
   propagation.inject(context.active(), headers, headerSetter);
   const { traceparent, tracestate } = headers;
   if (traceparent === undefined) return undefined;
-  return { traceparent, ...(tracestate ? { tracestate } : {}), workflowID };
+  return { traceparent, ...(tracestate ? { tracestate } : {}), workflowID: workflowId };
 }
 
 /** The trace ID a carrier names. */
@@ -287,9 +287,9 @@ export class WorkflowAttributesProcessor implements SpanProcessor {
 
   onStart(span: SdkSpan): void {
     if (span.instrumentationScope.name !== DBOS_TRACER_NAME) return;
-    const workflowID = dbosAttribute(span.attributes, 'operationUUID', 'dbos.operation.workflow_id');
+    const workflowId = dbosAttribute(span.attributes, 'operationUUID', 'dbos.operation.workflow_id');
     const name = dbosAttribute(span.attributes, 'operationName', 'dbos.operation.name');
-    if (typeof workflowID === 'string') span.setAttribute(ATTR_WORKFLOW_ID, workflowID);
+    if (typeof workflowId === 'string') span.setAttribute(ATTR_WORKFLOW_ID, workflowId);
     span.setAttribute(ATTR_STEP_NAME, typeof name === 'string' ? name : span.name);
     span.setAttribute(ATTR_APP_VERSION, this.appVersion);
   }

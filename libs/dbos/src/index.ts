@@ -1,7 +1,6 @@
 export * from './dbos.module.js';
 export * from './dbos.service.js';
 export * from './queues.js';
-export * from './steps.js';
 export * from './system-database.js';
 export * from './app-step.js';
 export * from './admission.js';
@@ -9,3 +8,4 @@ export * from './executor-liveness.js';
 export * from './service-metrics.js';
 export * from './execution-slots.js';
 export * from './cancellable-sleep.js';
+export * from './workflow-error.js';

@@ -1,20 +1,11 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable } from '@nestjs/common';
-import { DbosService } from '#dbos';
+import { DbosService, errorOf } from '#dbos';
 import { OpsTickRepository, type ProjectionFix } from './ops-tick.repository.js';
 
 export const OPS_TICK_SCHEDULE = Symbol('OPS_TICK_SCHEDULE');
 export const OPS_TICK_NAME = 'ops-tick';
 const RECONCILE_BATCH = 500;
-
-function errorOf(error: unknown): { name: string; message: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  if (error && typeof error === 'object') {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    if (typeof message === 'string') return { name: typeof name === 'string' ? name : 'Error', message };
-  }
-  return { name: 'Error', message: typeof error === 'string' ? error : 'the workflow failed' };
-}
 
 /**
  * The scheduled tick: a database-backed DBOS schedule (every 30 s by default, missed ticks caught up
@@ -61,7 +52,13 @@ export class OpsTickWorkflow {
           break;
         case 'ERROR':
         case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
-          fix = { runId: run.id, from: run.status, to: 'failed', nextAction: 'REPAIR', error: errorOf((await DBOS.getWorkflowStatus(run.id))?.error) };
+          fix = {
+            runId: run.id,
+            from: run.status,
+            to: 'failed',
+            nextAction: 'REPAIR',
+            error: errorOf((await DBOS.getWorkflowStatus(run.id))?.error, 'the workflow failed'),
+          };
           break;
         case 'CANCELLED':
           fix = { runId: run.id, from: run.status, to: 'canceled', nextAction: 'RESUME' };

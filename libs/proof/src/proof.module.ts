@@ -6,7 +6,6 @@ import { OPS_TICK_SCHEDULE, OpsTickWorkflow } from './ops-tick.workflow.js';
 export interface ProofOptions {
   /** Six-field cron of the scheduled ops tick. */
   readonly tickSchedule: string;
-  readonly serveHttp?: boolean;
 }
 
 /** The proof plane: health, the scheduled tick (reconcile + snapshot); views and invariants live in db/. */

@@ -9,9 +9,11 @@ export const RESUMABLE_STATUSES: readonly WorkflowStatusName[] = ['CANCELLED', '
 /** A workflow ID in a path: printable, bounded. Anything else is a 400 before any lookup. */
 export const WORKFLOW_ID = /^[\x21-\x7e]{1,200}$/;
 
-/** Text without control characters: it lands in audit rows, SQL parameters and terminals. */
-// eslint-disable-next-line no-control-regex
-export const PRINTABLE = /^[^\x00-\x1f\x7f]+$/;
+/**
+ * Text without control characters (C0, DEL): it lands in audit rows, SQL parameters and terminals.
+ * Written as what it allows: printable ASCII (space to ~) or anything outside ASCII.
+ */
+export const PRINTABLE = /^(?:[ -~]|\P{ASCII})+$/u;
 
 /**
  * Text that lands in the audit trail (actor, reason): no Unicode control (Cc: C0, DEL, C1 such as

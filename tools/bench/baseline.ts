@@ -13,7 +13,7 @@ import { completion, postgresCpuMs, progress, sleep, STATS_SETTLE_MS, until, wit
  *   concurrencies; the best is the figure the service is compared with.
  *
  * Run by bench/main.ts as a separate process (DBOS is a process-wide singleton), on its own database:
- *   BENCH_BASELINE='{"url":"postgres://…","count":200,"concurrency":8,"warmup":16,"timeoutMs":60000}' node dist/apps/api/src/bench/baseline.js
+ *   BENCH_BASELINE='{"url":"postgres://…","count":200,"concurrency":8,"warmup":16,"timeoutMs":60000}' node dist-tools/tools/bench/baseline.js
  * The last stdout line is the JSON result.
  */
 

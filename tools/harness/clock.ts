@@ -1,8 +1,7 @@
-/* eslint-disable no-restricted-globals -- chaos harness, not application time */
 /**
- * The chaos harness's only process timers. The harness drives a service from outside (boots it,
- * kills it, waits for it), so it legitimately waits in wall-clock time; the service itself never
- * does (DBOS.sleep and schedules only). The chaos and benchmark harnesses wait through here.
+ * The harnesses' wall-clock waits. They drive a service from outside (boot it, kill it, wait for
+ * it), so they wait in process time; the service itself never does (DBOS.sleep and schedules only,
+ * enforced by the lint rule and the policy test on apps/ and libs/, which tools/ is not part of).
  */
 
 /** Resolves after `ms` milliseconds. */

@@ -3,11 +3,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#common';
 import { type ExpectedRun, oracleViolations, Proofs, runOracle } from './checks.js';
-import { sleep, until } from './clock.js';
-import { type ChaosServer, createThrowawayDatabase } from './database.js';
 import { EffectServer, type RequestSeen } from './effect-server.js';
 import { Prng } from './prng.js';
-import { freePort, type HttpAnswer, ServiceProcess } from './service.js';
+import { createThrowawayDatabase, freePort, type HttpAnswer, type PostgresServer, ServiceProcess, sleep, until } from '../harness/index.js';
 
 /**
  * How a round's processes die and come back (rounds take the kinds in turn):
@@ -118,7 +116,7 @@ function bodyField(answer: HttpAnswer, field: string): string {
  *     original deadline, and each control action is all-or-nothing (OPS row ⇔ effect).
  * Then the harness's SQL proofs and the SQL oracle (`ops verify`) over the whole database.
  */
-export async function runRound(server: ChaosServer, round: number, seed: string, config: RoundConfig = DEFAULT_ROUND): Promise<RoundResult> {
+export async function runRound(server: PostgresServer, round: number, seed: string, config: RoundConfig = DEFAULT_ROUND): Promise<RoundResult> {
   const startedAt = Date.now();
   const rng = new Prng(`${seed}/round-${round}`);
   const kind = roundKind(round, config.kinds);
@@ -126,7 +124,7 @@ export async function runRound(server: ChaosServer, round: number, seed: string,
   const note = (line: string): void => {
     lines.push(line);
   };
-  const db = await createThrowawayDatabase(server);
+  const db = await createThrowawayDatabase(server.adminUrl, 'durable_ops_chaos');
   const effects = await new EffectServer({
     rng: rng.fork('effects'),
     minLatencyMs: config.minLatencyMs,

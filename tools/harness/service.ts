@@ -1,22 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { projectRoot } from '#common';
+import { freePort } from '#db';
 import { sleep, StopWaiting, until } from './clock.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** One free-port helper for the whole repository (libs/db). */
+export { freePort };
 
 /** Every service this process started and that still runs: killed if the harness itself exits. */
 const live = new Set<ChildProcess>();
@@ -24,19 +14,30 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export interface HttpAnswer {
+/** An answer of the service; `body` is what the caller expects it to hold (tests read untyped JSON). */
+export interface HttpAnswer<B = any> {
   readonly status: number;
-  /** The parsed JSON body (the text when it is not JSON). */
-  readonly body: unknown;
+  /** The parsed JSON body (the text when it is not JSON; undefined when empty). */
+  readonly body: B;
+}
+
+export interface ServiceOptions {
+  /** Extra arguments for node before the script (say, --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+  /** Keep this much of the latest output in memory for `output()` (bytes; 0 = none). */
+  readonly keepOutput?: number;
 }
 
 /**
  * The BUILT service (dist/apps/api/src/main.js) as a child process, the way production runs it:
- * started with an environment, driven over HTTP, killed with SIGKILL (no shutdown hooks run).
+ * started with an environment (APP_ROLE, DBOS_EXECUTOR_ID…; PATH and HOME are the only variables
+ * inherited, LOG_LEVEL defaults to warn), its stdout and stderr appended to `logFile`, driven over
+ * HTTP, stopped with SIGTERM or killed with SIGKILL.
  */
 export class ServiceProcess {
-  private child: ChildProcess | undefined;
+  private process: ChildProcess | undefined;
   private exit: Promise<number | string> | undefined;
+  private tail = '';
   boots = 0;
 
   constructor(
@@ -44,6 +45,7 @@ export class ServiceProcess {
     public port: number,
     private env: Record<string, string>,
     readonly logFile: string,
+    private readonly options: ServiceOptions = {},
   ) {}
 
   /** The executor ID the next boot runs under. */
@@ -62,12 +64,23 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The current (or last) process; throws before the first start. */
+  get child(): ChildProcess {
+    if (!this.process) throw new Error(`${this.name} was never started`);
+    return this.process;
+  }
+
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.process?.pid;
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** The latest output kept in memory (see ServiceOptions.keepOutput). */
+  output(): string {
+    return this.tail;
   }
 
   /** Starts the process and waits (bounded) until GET /healthz answers 200. */
@@ -77,17 +90,22 @@ export class ServiceProcess {
     const log = createWriteStream(this.logFile, { flags: 'a' });
     this.boots += 1;
     log.write(`\n===== ${this.name} boot ${this.boots} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'apps', 'api', 'src', 'main.js')], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), join(projectRoot(), 'dist', 'apps', 'api', 'src', 'main.js')], {
       cwd: projectRoot(),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    this.child = child;
+    const keep = this.options.keepOutput ?? 0;
+    const collect = (chunk: Buffer): void => {
+      log.write(chunk);
+      if (keep > 0) this.tail = (this.tail + chunk.toString('utf8')).slice(-keep);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.process = child;
     live.add(child);
     this.exit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         live.delete(child);
         log.end();
         resolve(code ?? signal ?? 'unknown');
@@ -98,7 +116,7 @@ export class ServiceProcess {
       async () => {
         if (child.exitCode !== null || child.signalCode !== null)
           throw new StopWaiting(`${this.name} exited during boot (${child.exitCode ?? child.signalCode}); see ${this.logFile}`);
-        const res = await fetch(`${this.baseUrl}/healthz`).catch(() => undefined);
+        const res = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
       timeoutMs,
@@ -112,9 +130,10 @@ export class ServiceProcess {
   /** kill -9, synchronously sent; `exited()` resolves once the process is gone. */
   kill9(): void {
     if (!this.running) throw new Error(`${this.name} is not running`);
-    this.child!.kill('SIGKILL');
+    this.process!.kill('SIGKILL');
   }
 
+  /** Resolves with the exit code (or signal) once the process is gone. */
   async exited(): Promise<number | string> {
     return this.exit ?? 'never started';
   }
@@ -122,15 +141,15 @@ export class ServiceProcess {
   /** SIGTERM and wait (the graceful path); SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 15_000): Promise<void> {
     if (!this.running) return;
-    this.child!.kill('SIGTERM');
+    this.process!.kill('SIGTERM');
     const done = await Promise.race([this.exited(), sleep(timeoutMs).then(() => 'timeout' as const)]);
     if (done === 'timeout' && this.running) {
-      this.child!.kill('SIGKILL');
+      this.process!.kill('SIGKILL');
       await this.exited();
     }
   }
 
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  async request<B = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<B>> {
     const response = await fetch(this.baseUrl + path, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -143,6 +162,13 @@ export class ServiceProcess {
     } catch {
       // keep the text
     }
-    return { status: response.status, body: parsed };
+    return { status: response.status, body: parsed as B };
   }
+}
+
+/** Starts the built service on `port` (a free one by default), logging to e2e/artifacts/<name>.log, and waits for /healthz. */
+export async function startService(name: string, env: Record<string, string>, port?: number): Promise<ServiceProcess> {
+  const service = new ServiceProcess(name, port ?? (await freePort()), env, join(projectRoot(), 'e2e', 'artifacts', `${name}.log`));
+  await service.start();
+  return service;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#common';
 import { oracleEntry } from './checks.js';
-import { type ChaosServer, openChaosServer } from './database.js';
+import { openPostgresServer, type PostgresServer } from '../harness/index.js';
 import { type ActionOutcome, DEFAULT_ROUND, ROUND_KINDS, type RoundConfig, type RoundKind, type RoundResult, runRound } from './round.js';
 
 /**
@@ -14,13 +14,13 @@ import { type ActionOutcome, DEFAULT_ROUND, ROUND_KINDS, type RoundConfig, type 
  * with SQL, the effect server's counts and the SQL oracle (which must run). Exit 0 when every round
  * passes, 1 on the first failing round (with the reasons), 2 on bad arguments or nothing built.
  *
- *   node dist/apps/api/src/chaos/main.js [--rounds N | -f N] [--seed S] [--keep-failed]
+ *   node dist-tools/tools/chaos/main.js [--rounds N | -f N] [--seed S] [--keep-failed]
  *
  * Each round uses a throwaway database on DATABASE_URL's server (or an embedded Postgres under
  * .data/pg-chaos when DATABASE_URL is unset). Every random choice comes from --seed (printed), so a
  * failure's kill points can be replayed with the same seed.
  */
-const USAGE = `usage: node dist/apps/api/src/chaos/main.js [--rounds N | -f N] [--seed S] [--kind K]... [--fault-rate R] [--keep-failed] [--keep-going]
+const USAGE = `usage: node dist-tools/tools/chaos/main.js [--rounds N | -f N] [--seed S] [--kind K]... [--fault-rate R] [--keep-failed] [--keep-going]
   --rounds N, -f N  rounds to run (default 1); the last one given wins
   --kind K          only rounds of kind K (${ROUND_KINDS.join(', ')}; repeatable; default all, in turn)
   --seed S          seed of every random choice (default: random, printed)
@@ -121,7 +121,7 @@ async function main(): Promise<number> {
     console.error(`chaos: ${oracleEntry()} (the SQL oracle, ops verify) does not exist; run npm run build first`);
     return 2;
   }
-  const server: ChaosServer = await openChaosServer(process.env.DATABASE_URL?.trim() || undefined);
+  const server: PostgresServer = await openPostgresServer(process.env.DATABASE_URL?.trim() || undefined, 'pg-chaos');
   children.add(() => void server.stop());
   const began = Date.now();
   console.log(

@@ -2,7 +2,7 @@
  * otlp:smoke — proves the OTLP wiring end to end: boots the BUILT service with export on, runs one
  * echo intent, and checks what arrives.
  *
- *   node dist/apps/api/src/otlp-smoke.js        (mise run otlp:smoke)
+ *   node dist-tools/tools/otlp/smoke.js        (mise run otlp:smoke)
  *
  * - No OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT: starts a loopback OTLP receiver, points the service at
  *   it, decodes the spans and log records it receives, and fails unless the run's trace holds
@@ -22,21 +22,17 @@
  * service if there is one (the smoke then runs under its own app version, so nothing else picks
  * its run up).
  *
- * A command-line harness, not application time: its bounded waits use AbortSignal.timeout.
+ * The service process, the port, the database and the waits come from the harness kit (tools/harness).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ConfigError, loadConfig, projectRoot } from '#common';
-import { startOtlpReceiver, type OtlpReceiver } from '../../../libs/proof/src/telemetry/otlp-receiver.js';
-import { checkRunMetrics } from '../../../libs/proof/src/telemetry/metric-check.js';
-import { checkRunTrace, describeRunTrace, PIPELINE_STEP_NAMES, type RunTraceReport } from '../../../libs/proof/src/telemetry/trace-check.js';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '#common';
+import { createThrowawayDatabase, freePort, ServiceProcess, sleep, withDatabase } from '../harness/index.js';
+import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { checkRunMetrics } from './metric-check.js';
+import { checkRunTrace, describeRunTrace, PIPELINE_STEP_NAMES, type RunTraceReport } from './trace-check.js';
 
 const BOOT_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_MS = 60_000;
@@ -59,8 +55,6 @@ class SmokeFailure extends Error {
   override readonly name = 'SmokeFailure';
 }
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => AbortSignal.timeout(ms).addEventListener('abort', () => resolve(), { once: true }));
-
 function say(line: string): void {
   process.stdout.write(`otlp:smoke: ${line}\n`);
 }
@@ -69,16 +63,6 @@ function say(line: string): void {
 function shown(endpoint: string): string {
   const url = new URL(endpoint);
   return `${url.protocol}//${url.host}${url.pathname}`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** An empty Export{Trace,Logs}ServiceRequest (zero bytes in protobuf) must be accepted with a 2xx. */
@@ -109,114 +93,44 @@ interface Database {
 
 async function throwawayDatabase(serverUrl: string | undefined): Promise<Database> {
   if (!serverUrl) return { url: undefined, describe: 'the embedded Postgres (.data/pg)', drop: () => Promise.resolve() };
-  const admin = new URL(serverUrl);
-  admin.pathname = '/postgres';
-  const name = `durable_ops_smoke_${randomBytes(6).toString('hex')}`;
-  const run = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: admin.toString() });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), describe: `a throwaway database ${name} on ${admin.host}`, drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  const adminUrl = withDatabase(serverUrl, 'postgres');
+  const db = await createThrowawayDatabase(adminUrl, 'durable_ops_smoke');
+  return { url: db.url, describe: `a throwaway database ${db.name} on ${new URL(adminUrl).host}`, drop: () => db.drop() };
 }
 
-interface Service {
-  readonly baseUrl: string;
-  readonly child: ChildProcess;
-  readonly logFile: string;
-  output(): string;
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
-  stop(): Promise<void>;
-}
-
-/** Spawns the built service; untilHealthy waits for it. */
-function spawnService(env: NodeJS.ProcessEnv, port: number): Service {
+/** Boots the built service with `env` (this process's environment, adjusted) and waits for /healthz. */
+async function startSmokeService(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+  const defined = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const logFile = join(tmpdir(), `durable-ops-otlp-smoke-${process.pid}.log`);
-  const log = createWriteStream(logFile);
-  let output = '';
-  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'main.js')], {
-    cwd: projectRoot(),
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer): void => {
-    log.write(chunk);
-    output = (output + chunk.toString('utf8')).slice(-1_000_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('close', () => log.end());
-  const baseUrl = `http://127.0.0.1:${port}`;
-
-  const service: Service = {
-    baseUrl,
-    child,
-    logFile,
-    output: () => output,
-    async request(method, path, body) {
-      const response = await fetch(baseUrl + path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), pause(STOP_TIMEOUT_MS).then(() => false)]);
-      if (!stopped) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-
+  const service = new ServiceProcess('the service', await freePort(), defined, logFile, { keepOutput: 1_000_000 });
+  try {
+    await service.start(BOOT_TIMEOUT_MS);
+  } catch (error) {
+    throw new SmokeFailure(`the service did not come up (see ${logFile}): ${(error as Error).message}\n${service.output().slice(-2000)}`);
+  }
   return service;
 }
 
-async function untilHealthy(service: Service): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    if (service.child.exitCode !== null || service.child.signalCode !== null)
-      throw new SmokeFailure(`the service exited during boot (see ${service.logFile}):\n${service.output().slice(-2000)}`);
-    const health = await fetch(`${service.baseUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-    if (health?.status === 200) return;
-    if (Date.now() > deadline) throw new SmokeFailure(`the service did not answer /healthz within ${BOOT_TIMEOUT_MS / 1000} s (see ${service.logFile})`);
-    await pause(250);
-  }
-}
-
-async function runOneIntent(service: Service): Promise<{ runId: string; run: Record<string, unknown> }> {
-  const intent = await service.request('POST', '/api/intents', {
+async function runOneIntent(service: ServiceProcess): Promise<{ runId: string; run: Record<string, unknown> }> {
+  const intent = await service.request<Record<string, unknown>>('POST', '/api/intents', {
     goal: 'otlp:smoke — one traced run',
     inputs: { tasks: [{ connector: 'echo', args: { value: 'otlp-smoke' } }] },
     constraints: {},
   });
   if (intent.status !== 201 && intent.status !== 200) throw new SmokeFailure(`POST /api/intents answered ${intent.status}: ${JSON.stringify(intent.body)}`);
-  const started = await service.request('POST', '/api/runs', { intentId: intent.body['intentId'] });
+  const started = await service.request<Record<string, unknown>>('POST', '/api/runs', { intentId: intent.body['intentId'] });
   if (started.status !== 202) throw new SmokeFailure(`POST /api/runs answered ${started.status}: ${JSON.stringify(started.body)}`);
   const runId = String(started.body['runId']);
   say(`run ${runId} started`);
   const deadline = Date.now() + RUN_TIMEOUT_MS;
   for (;;) {
-    const run = await service.request('GET', `/api/runs/${runId}`);
+    const run = await service.request<Record<string, unknown>>('GET', `/api/runs/${runId}`);
     const status = run.body['dbosStatus'];
     if (status === 'SUCCESS') return { runId, run: run.body };
     if (status === 'ERROR' || status === 'CANCELLED' || status === 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')
       throw new SmokeFailure(`run ${runId} ended ${String(status)}: ${JSON.stringify(run.body['error'])}`);
     if (Date.now() > deadline) throw new SmokeFailure(`run ${runId} did not succeed within ${RUN_TIMEOUT_MS / 1000} s (dbosStatus ${String(status)})`);
-    await pause(200);
+    await sleep(200);
   }
 }
 
@@ -227,13 +141,13 @@ async function smoke(): Promise<void> {
   const config = loadConfig();
   const external = config.telemetry.tracesEndpoint;
   let receiver: OtlpReceiver | undefined;
-  let service: Service | undefined;
+  let service: ServiceProcess | undefined;
   let database: Database | undefined;
   let passed = false;
   let cleaning: Promise<void> | undefined;
   cleanup = () =>
     (cleaning ??= (async () => {
-      await service?.stop();
+      await service?.stop(STOP_TIMEOUT_MS);
       await database?.drop().catch((error: unknown) => say(`could not drop the throwaway database: ${String(error)}`));
       await receiver?.close();
       // The service log is kept (and named in the failure) only when the smoke fails.
@@ -266,8 +180,7 @@ async function smoke(): Promise<void> {
     // Metrics are pushed every second here, so they arrive while the smoke waits.
     env['OTEL_METRIC_EXPORT_INTERVAL'] ??= String(METRIC_EXPORT_INTERVAL_MS);
     say(`booting the built service (appVersion ${appVersion}) on ${database.describe}`);
-    service = spawnService(env, await freePort());
-    await untilHealthy(service);
+    service = await startSmokeService(env);
 
     const { runId, run } = await runOneIntent(service);
     const reportedTraceId = (run['traceId'] ?? null) as string | null;
@@ -282,7 +195,7 @@ async function smoke(): Promise<void> {
 
     if (!receiver) {
       // Stopping the service flushes its exporters; a refused or failed export is in its log.
-      await service.stop();
+      await service.stop(STOP_TIMEOUT_MS);
       const failed = EXPORT_FAILED.exec(service.output());
       if (failed) throw new SmokeFailure(`the service could not export: ${failed[0]} (see ${service.logFile})`);
       if (!reportedTraceId) throw new SmokeFailure(`run ${runId} recorded no traceId: tracing is not on in the service (see ${service.logFile})`);

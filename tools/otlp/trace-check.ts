@@ -1,8 +1,8 @@
 import type { AttributeValue, ReceivedLog, ReceivedSpan } from './otlp-decode.js';
 
-/** The attributes every workflow and step span must carry (SPEC §9). */
+/** The attributes every workflow and step span must carry (docs/architecture.md, "Telemetry"). */
 export const MANDATORY_SPAN_ATTRIBUTES = ['workflowID', 'step.name', 'appVersion'] as const;
-/** The IntentWorkflow pipeline as SPEC §5 names it (the proof plane checks it; it does not import it). */
+/** The IntentWorkflow pipeline (docs/architecture.md, "The life of a run"); checked from outside, not imported. */
 export const INTENT_WORKFLOW = 'IntentWorkflow';
 export const PIPELINE_STEP_NAMES = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;
 export const RUN_START_SPAN = 'POST /api/runs';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '#common';
-import { sleep } from './clock.js';
+import { sleep } from '../harness/index.js';
 import type { EffectServer } from './effect-server.js';
 
 export const PIPELINE = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sleep } from './clock.js';
+import { sleep } from '../harness/index.js';
 import type { Prng } from './prng.js';
 
 /** What the effect server saw of one task key (one external effect). */

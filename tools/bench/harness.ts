@@ -1,8 +1,6 @@
-/* eslint-disable no-restricted-globals -- benchmark harness, not application time: it waits for work to finish, measures windows, bounds phases */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { freePort } from '#db';
 
 /**
  * Shared pieces of the benchmark harness (apps/api/src/bench): progress on stderr, waits, phase
@@ -10,8 +8,8 @@ import { freePort } from '#db';
  * None of this is application code; it lives under apps/ only so that `npm run build` compiles it.
  */
 
-/** The harness's wall-clock waits (polling intervals, measurement windows): the chaos harness's clock. */
-export { sleep, until } from '../chaos/clock.js';
+/** The harness kit's wall-clock waits (polling intervals, measurement windows). */
+export { sleep, until, withDatabase } from '../harness/index.js';
 
 /** Children get the parent's start (BENCH_T0), so every progress line counts from the same instant. */
 const started = Number(process.env.BENCH_T0) || Date.now();
@@ -63,9 +61,6 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * factor) / factor;
 }
 
-/** One free-port helper for the whole repository (libs/db). */
-export { freePort };
-
 const children = new Set<ChildProcess>();
 
 /** Spawns a child that is killed (SIGKILL) if the harness exits before it. */
@@ -74,16 +69,6 @@ export function spawnChild(command: string, args: readonly string[], options: Pa
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
-export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGTERM');
-  const forced = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(forced);
 }
 
 process.once('exit', () => {
@@ -149,12 +134,6 @@ export function postgresCpuMs(postmaster: number): number {
  * rest only PGSTAT_IDLE_INTERVAL (10 s) later.
  */
 export const STATS_SETTLE_MS = 11_000;
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
 
 /** One short-lived connection: runs `work` and closes. */
 export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

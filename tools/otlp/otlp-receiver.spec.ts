@@ -61,6 +61,17 @@ describe('OTLP metric decoding (protobufjs, over what the exporters serialize)',
 });
 
 /** Real spans and log records, serialized by the very serializers the OTLP exporters use. */
+/** A step span's attributes: every attribute type OTLP carries, decoded back to the same values. */
+const STEP_ATTRIBUTES = {
+  workflowID: 'run_1',
+  'step.name': 'CompileST',
+  appVersion: '1.0.0',
+  retriesAllowed: false,
+  ratio: 0.25,
+  tags: ['a', 'b'],
+  big: -1234567890123,
+};
+
 function sampleSpans(): ReadableSpan[] {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
@@ -73,15 +84,7 @@ function sampleSpans(): ReadableSpan[] {
   const child = tracer.startSpan(
     'CompileST',
     {
-      attributes: {
-        workflowID: 'run_1',
-        'step.name': 'CompileST',
-        appVersion: '1.0.0',
-        retriesAllowed: false,
-        ratio: 0.25,
-        tags: ['a', 'b'],
-        big: -1234567890123,
-      },
+      attributes: STEP_ATTRIBUTES,
       links: [{ context: linked.spanContext(), attributes: { workflowID: 'run_0' } }],
     },
     trace.setSpan(ROOT_CONTEXT, parent),
@@ -125,15 +128,7 @@ describe('OTLP decoding', () => {
       });
     }
     const compile = decoded.find((s) => s.name === 'CompileST')!;
-    expect(compile.attributes).toEqual({
-      workflowID: 'run_1',
-      'step.name': 'CompileST',
-      appVersion: '1.0.0',
-      retriesAllowed: false,
-      ratio: 0.25,
-      tags: ['a', 'b'],
-      big: -1234567890123,
-    });
+    expect(compile.attributes).toEqual(STEP_ATTRIBUTES);
     expect(compile.status).toEqual({ code: 2, message: 'boom ü' });
     expect(compile.links).toEqual([
       { traceId: spans.find((s) => s.name === 'elsewhere')!.spanContext().traceId, spanId: expect.any(String), attributes: { workflowID: 'run_0' } },

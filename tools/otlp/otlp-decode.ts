@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import protobuf from 'protobufjs';
+import { projectRoot } from '#common';
 
 /**
  * Decoding of OTLP/HTTP export requests (traces, logs, metrics), protobuf and JSON, into one flat
- * shape. Protobuf bodies are decoded by protobufjs against the part of opentelemetry-proto v1
- * (collector/*, trace, logs, metrics, common, resource) that a check reads: SCHEMA below declares
- * those fields with their numbers; protobufjs skips the others, as protobuf requires. The decoded
+ * shape. Protobuf bodies are decoded by protobufjs against otlp.proto (beside this file): the part
+ * of opentelemetry-proto v1 that a check reads, with the upstream field numbers. The decoded
  * message is turned into the OTLP/JSON shape (lowerCamelCase, 64-bit integers as strings), so one
  * mapping serves both encodings.
  */
@@ -50,91 +51,7 @@ export class OtlpDecodeError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Protobuf (protobufjs)
 
-const SCHEMA = `
-syntax = "proto3";
-package otlp;
-
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    ArrayValue array_value = 5;
-    KeyValueList kvlist_value = 6;
-    bytes bytes_value = 7;
-  }
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message InstrumentationScope { string name = 1; string version = 2; }
-message Resource { repeated KeyValue attributes = 1; }
-
-message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
-message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
-message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
-message Span {
-  bytes trace_id = 1;
-  bytes span_id = 2;
-  bytes parent_span_id = 4;
-  string name = 5;
-  int32 kind = 6;
-  fixed64 start_time_unix_nano = 7;
-  fixed64 end_time_unix_nano = 8;
-  repeated KeyValue attributes = 9;
-  repeated Link links = 13;
-  Status status = 15;
-}
-message Link { bytes trace_id = 1; bytes span_id = 2; repeated KeyValue attributes = 4; }
-message Status { string message = 2; int32 code = 3; }
-
-message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
-message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; }
-message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; }
-message LogRecord {
-  fixed64 time_unix_nano = 1;
-  int32 severity_number = 2;
-  string severity_text = 3;
-  AnyValue body = 5;
-  repeated KeyValue attributes = 6;
-  bytes trace_id = 9;
-  bytes span_id = 10;
-}
-
-message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
-message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; }
-message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; }
-message Metric {
-  string name = 1;
-  string description = 2;
-  string unit = 3;
-  oneof data {
-    Gauge gauge = 5;
-    Sum sum = 7;
-    Histogram histogram = 9;
-  }
-}
-message Gauge { repeated NumberDataPoint data_points = 1; }
-message Sum { repeated NumberDataPoint data_points = 1; int32 aggregation_temporality = 2; bool is_monotonic = 3; }
-message Histogram { repeated HistogramDataPoint data_points = 1; int32 aggregation_temporality = 2; }
-message NumberDataPoint {
-  repeated KeyValue attributes = 7;
-  fixed64 time_unix_nano = 3;
-  oneof value {
-    double as_double = 4;
-    sfixed64 as_int = 6;
-  }
-}
-message HistogramDataPoint {
-  repeated KeyValue attributes = 9;
-  fixed64 time_unix_nano = 3;
-  fixed64 count = 4;
-  optional double sum = 5;
-}
-`;
-
-const root = protobuf.parse(SCHEMA).root;
+const root = protobuf.loadSync(join(projectRoot(), 'tools', 'otlp', 'otlp.proto'));
 
 export type ExportRequestType = 'ExportTraceServiceRequest' | 'ExportLogsServiceRequest' | 'ExportMetricsServiceRequest';
 

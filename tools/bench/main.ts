@@ -1,19 +1,18 @@
 import autocannon from 'autocannon';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { projectRoot } from '#common';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '#db';
+import { freePort, openPostgresServer, type PostgresServer, ServiceProcess } from '../harness/index.js';
 import type { BaselineResult } from './baseline.js';
 import {
   bounded,
   completion,
   cpuMsOf,
-  freePort,
   machineBusy,
   percentile,
   postgresCpuMs,
@@ -24,7 +23,6 @@ import {
   sleep,
   spawnChild,
   STATS_SETTLE_MS,
-  stopChild,
   until,
   withClient,
   withDatabase,
@@ -102,7 +100,7 @@ function parseOptions(argv: readonly string[]): Options {
   ];
   for (const [i, arg] of argv.entries()) {
     const isValue = i > 0 && ['--rows', '--runs', '--connections', '--poll-ms'].includes(argv[i - 1]!);
-    if (!isValue && !known.includes(arg)) throw new Error(`unknown argument ${arg} (see the header of apps/api/src/bench/main.ts)`);
+    if (!isValue && !known.includes(arg)) throw new Error(`unknown argument ${arg} (see the header of tools/bench/main.ts)`);
   }
   const quick = flag('quick');
   return {
@@ -128,67 +126,42 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-interface Server {
-  readonly adminUrl: string;
-  readonly embedded: EmbeddedPostgres | undefined;
+async function server(): Promise<PostgresServer> {
+  const given = process.env.DATABASE_URL?.trim() || undefined;
+  if (!given) progress('no DATABASE_URL: starting an embedded Postgres under .data/pg-bench');
+  return openPostgresServer(given, 'pg-bench', { fast: false, log: progress });
 }
 
-async function server(root: string): Promise<Server> {
-  const given = process.env.DATABASE_URL?.trim();
-  if (given) return { adminUrl: withDatabase(given, 'postgres'), embedded: undefined };
-  progress('no DATABASE_URL: starting an embedded Postgres under .data/pg-bench');
-  const embedded = await startEmbeddedPostgres({ dataDir: join(root, '.data', 'pg-bench'), database: 'postgres', log: progress });
-  return { adminUrl: embedded.adminUrl, embedded };
-}
-
-/** Children the harness is stopping on purpose (their exit is not news). */
-const stopping = new WeakSet<ChildProcess>();
+/** Services the harness is stopping on purpose (their exit is not news). */
+const stopping = new WeakSet<ServiceProcess>();
 
 interface Service {
-  readonly child: ChildProcess;
+  readonly process: ServiceProcess;
   readonly baseUrl: string;
+  /** The operator token the service accepts (OPS_API_TOKENS). */
   readonly token: string;
-  readonly logFile: string;
 }
 
 async function startService(root: string, env: Record<string, string>, logFile: string, cpuProf = false): Promise<Service> {
-  const port = await freePort();
   const token = randomBytes(24).toString('hex');
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const profile = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'results')}`] : [];
-  const child = spawnChild(process.execPath, [...profile, join(root, 'dist', 'apps', 'api', 'src', 'main.js')], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      LOG_LEVEL: 'warn',
+  const service = new ServiceProcess(
+    'the service',
+    await freePort(),
+    {
       DBOS_EXECUTOR_ID: 'bench-service',
       OPS_API_TOKENS: `bench:operator:${token}`,
       // An A/B switch: DATABASE_PREPARED_STATEMENTS=off mise run bench …
       ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
       ...env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  child.once('exit', (code, signal) => {
-    if (!stopping.has(child)) progress(`the service exited unexpectedly (code ${code}, signal ${signal}); see ${logFile}`);
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await until(
-    'the service to answer /healthz',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the service exited during boot (code ${child.exitCode}); see ${logFile}`);
-      const res = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    },
-    60_000,
-    200,
+    logFile,
+    { nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'results')}`] : [] },
   );
-  return { child, baseUrl, token, logFile };
+  await service.start();
+  void service.exited().then((code) => {
+    if (!stopping.has(service)) progress(`the service exited unexpectedly (${code}); see ${logFile}`);
+  });
+  return { process: service, baseUrl: service.baseUrl, token };
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: { runId?: string; intentId?: string } }> {
@@ -571,7 +544,7 @@ async function runBaseline(root: string, url: string, options: Options, timeoutM
     postmaster,
     directConcurrencies: options.directConcurrencies,
   };
-  const child = spawnChild(process.execPath, [join(root, 'dist', 'apps', 'api', 'src', 'bench', 'baseline.js')], {
+  const child = spawnChild(process.execPath, [join(root, 'dist-tools', 'tools', 'bench', 'baseline.js')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BENCH_T0: process.env.BENCH_T0 ?? '', BENCH_BASELINE: JSON.stringify(params) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -708,7 +681,7 @@ async function main(): Promise<void> {
   }
   let busyE2e: number | undefined;
   let busyReads: number | undefined;
-  const pgServer = await server(root);
+  const pgServer = await server();
   const dbStamp = `${startedAt.toISOString().replace(/\D/g, '').slice(0, 14)}_${process.pid}`;
   const names = {
     base: `durable_ops_bench_${dbStamp}_base`,
@@ -726,15 +699,15 @@ async function main(): Promise<void> {
   const cleanup = async (): Promise<void> => {
     for (const s of [service, worker]) {
       if (!s) continue;
-      stopping.add(s.child);
-      await stopChild(s.child).catch(() => undefined);
+      stopping.add(s.process);
+      await s.process.stop(10_000).catch(() => undefined);
     }
     await systemPool?.end().catch(() => undefined);
     for (const c of statsClients) await c.end().catch(() => undefined);
     if (!options.keep) for (const db of created) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
     else if (created.length) progress(`kept databases: ${created.join(', ')}`);
     await admin.end().catch(() => undefined);
-    await pgServer.embedded?.stop();
+    await pgServer.stop();
   };
   process.once('SIGINT', () => {
     progress('interrupted: cleaning up');
@@ -766,7 +739,7 @@ async function main(): Promise<void> {
         startService(root, { ...serviceEnv, APP_ROLE: 'worker', DBOS_EXECUTOR_ID: 'bench-worker' }, join(root, 'bench', 'results', `${stamp}.worker.log`)),
       );
     }
-    const pids = [service.child.pid!, ...(worker ? [worker.child.pid!] : [])];
+    const pids = [service.process.pid!, ...(worker ? [worker.process.pid!] : [])];
     /** RSS and CPU of the service: all its processes. */
     const serviceRss = (): { rssMb: number; peakMb: number } =>
       pids.map(rssOf).reduce((a, b) => ({ rssMb: a.rssMb + b.rssMb, peakMb: a.peakMb + b.peakMb }), { rssMb: 0, peakMb: 0 });
@@ -920,7 +893,7 @@ async function main(): Promise<void> {
         node: process.version,
         cpus: cpus().length,
         postgres: serverVersion,
-        embedded: pgServer.embedded !== undefined,
+        embedded: pgServer.embedded,
         loadavgAtStart: loadAtStart.map((l) => round(l, 2)),
         loadavgAtEnd: loadavg().map((l) => round(l, 2)),
         busyShareDuringE2e: busyE2e,
