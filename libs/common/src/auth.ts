@@ -90,7 +90,7 @@ export class TokenRegistry implements OnModuleInit {
   }
 }
 
-const ROLES_KEY = 'durable-ops:roles';
+export const ROLES_KEY = 'durable-ops:roles';
 
 /** The roles a route (or every route of a controller) admits; read by RolesGuard. */
 export const Roles = (...roles: TokenRole[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES_KEY, roles);

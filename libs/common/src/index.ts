@@ -1,4 +1,5 @@
 export * from './auth.js';
+export * from './api-controller.js';
 export * from './body-guard.js';
 export * from './config.js';
 export * from './errors.js';

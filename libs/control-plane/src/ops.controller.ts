@@ -1,15 +1,12 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import {
   ActionAccepted,
@@ -22,7 +19,7 @@ import {
   WorkflowPage,
   WorkflowSteps,
 } from '#contracts';
-import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, Roles, RolesGuard } from '#common';
+import { ApiController, type AuthPrincipal, CurrentPrincipal, Roles } from '#common';
 import { AuditedAction, type OpsPrincipal } from './ops-auth.js';
 import { OpsService } from './ops.service.js';
 import { WorkflowIdPipe } from './workflow-id.pipe.js';
@@ -33,14 +30,8 @@ import { WorkflowIdPipe } from './workflow-id.pipe.js';
  * change is an @AuditedAction (checked at boot and by the policy test); domain errors become the
  * 400/401/403/404/409 lattice in LatticeExceptionFilter.
  */
-@ApiTags('ops')
-@ApiBearerAuth('ops')
-@ApiUnauthorizedResponse({ description: 'no or invalid bearer token' })
+@ApiController({ path: 'api/ops/wf', tag: 'ops', scheme: 'ops', roles: ['viewer', 'operator'], unauthorized: 'no or invalid bearer token' })
 @ApiBadRequestResponse({ description: 'validation failed (details); nothing changed' })
-@UseGuards(RolesGuard)
-@Roles('viewer', 'operator')
-@UseFilters(LatticeExceptionFilter)
-@Controller('api/ops/wf')
 export class OpsController {
   constructor(private readonly ops: OpsService) {}
 

@@ -1,29 +1,12 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiCreatedResponse,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { Body, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
+import { type AuthPrincipal, CurrentPrincipal, PathIdPipe } from '#common';
 import { CreateIntentRequest, IntentCreated, IntentPage, IntentView, ListIntentsQuery } from '#contracts';
+import { DataPlaneController } from './data-plane-controller.js';
 import { IntentsService } from './intents.service.js';
 
-/** The data plane: `client` tokens (RolesGuard + @Roles); open only while no client token is configured. */
-@ApiTags('intents')
-@ApiBearerAuth('client')
-@ApiUnauthorizedResponse({ description: 'no or invalid bearer token (once a client token is configured)' })
-@ApiForbiddenResponse({ description: 'a viewer or operator token: the data plane takes client tokens' })
-@UseGuards(RolesGuard)
-@Roles('client')
-@UseFilters(LatticeExceptionFilter)
-@Controller('api/intents')
+@DataPlaneController('api/intents', 'intents')
 export class IntentsController {
   constructor(private readonly intents: IntentsService) {}
 

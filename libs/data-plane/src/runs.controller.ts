@@ -1,31 +1,13 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiConflictResponse,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { Body, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
+import { type AuthPrincipal, CurrentPrincipal, PathIdPipe } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
 import { CreatorsRepository } from './creators.repository.js';
+import { DataPlaneController } from './data-plane-controller.js';
 import { RunsService } from './runs.service.js';
 
-/** The data plane: `client` tokens (RolesGuard + @Roles); open only while no client token is configured. */
-@ApiTags('runs')
-@ApiBearerAuth('client')
-@ApiUnauthorizedResponse({ description: 'no or invalid bearer token (once a client token is configured)' })
-@ApiForbiddenResponse({ description: 'a viewer or operator token: the data plane takes client tokens' })
-@UseGuards(RolesGuard)
-@Roles('client')
-@UseFilters(LatticeExceptionFilter)
-@Controller('api/runs')
+@DataPlaneController('api/runs', 'runs')
 export class RunsController {
   constructor(
     private readonly runs: RunsService,

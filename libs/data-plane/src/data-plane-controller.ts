@@ -1,0 +1,15 @@
+import { ApiController } from '#common';
+
+/**
+ * A data-plane controller: `client` tokens only; open to anonymous requests only while no client
+ * token is configured (outside production, with a boot warning).
+ */
+export const DataPlaneController = (path: string, tag: string): ClassDecorator =>
+  ApiController({
+    path,
+    tag,
+    scheme: 'client',
+    roles: ['client'],
+    unauthorized: 'no or invalid bearer token (once a client token is configured)',
+    forbidden: 'a viewer or operator token: the data plane takes client tokens',
+  });
