@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /**
- * Shared pieces of the benchmark harness (apps/api/src/bench): progress on stderr, waits, phase
+ * Shared pieces of the benchmark harness (tools/bench): progress on stderr, waits, phase
  * deadlines, child processes that die with the harness, percentiles, and small Postgres helpers.
  * None of this is application code; it lives under apps/ only so that `npm run build` compiles it.
  */
