@@ -14,7 +14,6 @@ import {
 import type { Response } from 'express';
 import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
-import { CreatorsRepository } from './creators.repository.js';
 import { RunsService } from './runs.service.js';
 
 /** The data plane: `client` tokens (RolesGuard + @Roles); open only while no client token is configured. */
@@ -27,10 +26,7 @@ import { RunsService } from './runs.service.js';
 @UseFilters(LatticeExceptionFilter)
 @Controller('api/runs')
 export class RunsController {
-  constructor(
-    private readonly runs: RunsService,
-    private readonly creators: CreatorsRepository,
-  ) {}
+  constructor(private readonly runs: RunsService) {}
 
   @Post()
   @ApiOperation({ summary: 'Start a run of an intent (the run ID is the DBOS workflow ID)' })
@@ -40,8 +36,7 @@ export class RunsController {
   @ApiNotFoundResponse({ description: 'unknown intent' })
   @ApiConflictResponse({ description: 'idempotencyKey already used for another intent' })
   async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<RunHeader> {
-    const { run, created } = await this.runs.start(body);
-    if (created) await this.creators.recordRunCreator(run.runId, who.principal);
+    const { run, created } = await this.runs.start(body, who.principal);
     res.status(created ? HttpStatus.ACCEPTED : HttpStatus.OK);
     return run;
   }
