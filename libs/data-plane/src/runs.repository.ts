@@ -243,7 +243,7 @@ export class RunsRepository {
     const span = activeSpanIds();
     const artifacts = record.artifacts.map((a) => {
       const body = canonicalJson(a.body);
-      return { idx: a.idx, kind: a.kind, inline: JSON.parse(body) as unknown, sha256: sha256(body) };
+      return { idx: a.idx, kind: a.kind, body, sha256: sha256(body) };
     });
     const projection = record.projection;
     const statement = recordStepSql({
@@ -254,7 +254,8 @@ export class RunsRepository {
       startedAt: record.startedAt,
       traceId: span?.traceId ?? null,
       spanId: span?.spanId ?? null,
-      artifacts: JSON.stringify(artifacts.map(({ idx, kind, inline, sha256: digest }) => ({ idx, kind, inline, sha256: digest }))),
+      // The canonical body is already JSON: spliced in as it is, not parsed and serialised again.
+      artifacts: `[${artifacts.map((a) => `{"idx":${a.idx},"kind":${JSON.stringify(a.kind)},"inline":${a.body},"sha256":"${a.sha256}"}`).join(',')}]`,
       status: projection?.status ?? null,
       nextAction: projection?.nextAction ?? null,
       error: projection?.error === undefined ? null : JSON.stringify(projection.error),
