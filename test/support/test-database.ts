@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { createThrowawayDatabase, type ThrowawayDatabase } from '../../tools/harness/index.js';
+import { createThrowawayDatabase, throwawayPool, type ThrowawayDatabase } from '../../tools/harness/index.js';
 
 /** Set by test/support/global-setup.mjs. */
 const TEST_ADMIN_URL = 'DURABLE_OPS_TEST_ADMIN_URL';
@@ -15,16 +14,5 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return createThrowawayDatabase(adminUrl, 'durable_ops_t', template);
 }
 
-/**
- * A pg pool for a test's own assertions. `pool.end()` resolves before its connections have closed,
- * so the `DROP DATABASE … WITH (FORCE)` that follows can terminate one of them (57P01): without an
- * `error` listener the pool re-emits that as an unhandled error and fails whichever test is running.
- * Any other error on an idle connection is still thrown.
- */
-export function testPool(connectionString: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (error.code !== '57P01') throw error;
-  });
-  return pool;
-}
+/** A pool for a test's own assertions on a database it will drop (see throwawayPool). */
+export const testPool = (connectionString: string, max: number) => throwawayPool(connectionString, max, 'durable-ops-test');

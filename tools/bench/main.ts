@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { projectRoot } from '#common';
-import { freePort, openPostgresServer, type PostgresServer, ServiceProcess } from '../harness/index.js';
+import { freePort, openPostgresServer, type PostgresServer, ServiceProcess, throwawayPool } from '../harness/index.js';
 import type { BaselineResult } from './baseline.js';
 import {
   bounded,
@@ -744,7 +744,7 @@ async function main(): Promise<void> {
     const serviceRss = (): { rssMb: number; peakMb: number } =>
       pids.map(rssOf).reduce((a, b) => ({ rssMb: a.rssMb + b.rssMb, peakMb: a.peakMb + b.peakMb }), { rssMb: 0, peakMb: 0 });
     const serviceCpuMs = (): number => pids.map(cpuMsOf).reduce((a, b) => a + b, 0);
-    systemPool = new pg.Pool({ connectionString: url(names.sys), max: 2, application_name: 'durable-ops-bench' });
+    systemPool = throwawayPool(url(names.sys), 2, 'durable-ops-bench');
     for (const db of new Set([names.svc, names.sys])) {
       const c = new pg.Client({ connectionString: url(db), application_name: 'durable-ops-bench' });
       await c.connect();

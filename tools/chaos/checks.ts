@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '#common';
-import { sleep } from '../harness/index.js';
+import { sleep, throwawayPool } from '../harness/index.js';
 import type { EffectServer } from './effect-server.js';
 
 export const PIPELINE = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;
@@ -69,7 +69,7 @@ export class Proofs {
   readonly pool: pg.Pool;
 
   constructor(databaseUrl: string) {
-    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 3, application_name: 'durable-ops-chaos-proofs' });
+    this.pool = throwawayPool(databaseUrl, 3, 'durable-ops-chaos-proofs');
   }
 
   close(): Promise<void> {

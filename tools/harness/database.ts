@@ -75,3 +75,17 @@ export async function createThrowawayDatabase(adminUrl: string, prefix: string, 
   await adminQuery(adminUrl, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   return { name, url: withDatabase(adminUrl, name), drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
+
+/**
+ * A pg pool on a database that will be dropped. `pool.end()` resolves before its connections have
+ * closed, so the `DROP DATABASE … WITH (FORCE)` that follows can terminate one of them (57P01):
+ * without an `error` listener the pool re-emits that as an unhandled error and fails whatever runs
+ * then. Any other error on an idle connection is still thrown.
+ */
+export function throwawayPool(connectionString: string, max: number, name: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: name });
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') throw error;
+  });
+  return pool;
+}

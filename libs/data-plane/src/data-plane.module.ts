@@ -5,7 +5,6 @@ import { FaultConnector } from './connectors/fault.connector.js';
 import { HttpConnector } from './connectors/http.connector.js';
 import { IntentWorkflow, SHARED_DATABASE } from './intent.workflow.js';
 import { IntentsController } from './intents.controller.js';
-import { CreatorsRepository } from './creators.repository.js';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentsService } from './intents.service.js';
 import { ReceiptsRepository } from './receipts.repository.js';
@@ -32,7 +31,6 @@ export class DataPlaneModule {
       providers: [
         { provide: SHARED_DATABASE, useValue: options.sharedDatabase },
         IntentsRepository,
-        CreatorsRepository,
         RunsRepository,
         ReceiptsRepository,
         SettingsRepository,

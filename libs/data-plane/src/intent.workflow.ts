@@ -177,7 +177,8 @@ export class IntentWorkflow {
 
   private async compile(sql: StepSql, runId: string, input: IntentWorkflowInput): Promise<CompiledPlan> {
     const startedAt = new Date();
-    const intent = await this.intents.find(input.intentId, sql);
+    // Immutable: an intent this process has seen is not read again (in split-roles, the worker reads it once).
+    const intent = await this.intents.findCached(input.intentId, sql);
     if (!intent) throw new PermanentTaskError(`intent ${input.intentId} does not exist`);
     const payload = intent.payload as unknown as IntentPayload;
     const plan: CompiledPlan = { ...this.planner.plan({ id: intent.id, goal: intent.goal, payload }, input.lineageRoot), constraints: payload.constraints };

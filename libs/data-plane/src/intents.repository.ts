@@ -18,9 +18,41 @@ export type IntentSummaryRow = IntentColumns & { created_key: string; task_count
 
 const createdKey = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key');
 
+/** The intents a process keeps in memory: at most this many bytes of payload JSON, none larger than a tenth of it. */
+export const INTENT_CACHE_BYTES = 8 * 1024 * 1024;
+
 @Injectable()
 export class IntentsRepository {
   constructor(private readonly db: Database) {}
+
+  /**
+   * Intents are immutable (content-addressed, never updated or deleted): a row read once stands for
+   * the process's lifetime. POST /api/runs and CompileST read an intent from here, so a run of an
+   * intent this process has seen costs no read of it. Emptied when full (a new intent per run then
+   * costs one read each, as without the cache).
+   */
+  private readonly cache = new Map<string, IntentRow>();
+  private cachedBytes = 0;
+
+  /** The intent from this process's cache, or read (on `onStep` inside a step's transaction) and cached. */
+  async findCached(id: string, onStep?: StepSql): Promise<IntentRow | undefined> {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    const row = await this.find(id, onStep);
+    if (row) this.remember(row);
+    return row;
+  }
+
+  private remember(row: IntentRow): void {
+    const bytes = JSON.stringify(row.payload).length + row.goal.length;
+    if (bytes > INTENT_CACHE_BYTES / 10) return;
+    if (this.cachedBytes + bytes > INTENT_CACHE_BYTES) {
+      this.cache.clear();
+      this.cachedBytes = 0;
+    }
+    this.cache.set(row.id, row);
+    this.cachedBytes += bytes;
+  }
 
   /** True when this call created the row; false when the same intent already existed. */
   async insert(intent: { id: string; goal: string; payload: IntentPayload; hash: string; createdBy: string }): Promise<boolean> {

@@ -3,16 +3,12 @@ import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiNot
 import type { Response } from 'express';
 import { type AuthPrincipal, CurrentPrincipal, PathIdPipe } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
-import { CreatorsRepository } from './creators.repository.js';
 import { DataPlaneController } from './data-plane-controller.js';
 import { RunsService } from './runs.service.js';
 
 @DataPlaneController('api/runs', 'runs')
 export class RunsController {
-  constructor(
-    private readonly runs: RunsService,
-    private readonly creators: CreatorsRepository,
-  ) {}
+  constructor(private readonly runs: RunsService) {}
 
   @Post()
   @ApiOperation({ summary: 'Start a run of an intent (the run ID is the DBOS workflow ID)' })
@@ -22,8 +18,7 @@ export class RunsController {
   @ApiNotFoundResponse({ description: 'unknown intent' })
   @ApiConflictResponse({ description: 'idempotencyKey already used for another intent' })
   async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<RunHeader> {
-    const { run, created } = await this.runs.start(body);
-    if (created) await this.creators.recordRunCreator(run.runId, who.principal);
+    const { run, created } = await this.runs.start(body, who.principal);
     res.status(created ? HttpStatus.ACCEPTED : HttpStatus.OK);
     return run;
   }

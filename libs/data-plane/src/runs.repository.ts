@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { canonicalJson, sha256 } from '#common';
 import type { Keyset } from '#contracts';
 import { Database, type NextAction, type RunStatus, type StepPhase } from '#db';
@@ -33,6 +33,8 @@ export interface NewRun {
   traceId?: string | null;
   /** `waiting` for a run created with a delay (it waits DELAYED on the queue). Default: queued. */
   status?: 'queued' | 'waiting';
+  /** The principal that started the run; a replay of the same idempotencyKey keeps the first. */
+  createdBy?: string | null;
 }
 
 export interface ArtifactInput {
@@ -93,44 +95,59 @@ interface RecordStepParams {
 /**
  * The whole of a step's app writes in one statement. Nothing is written when an artifact of the
  * same key was already recorded with different content (the replay broke determinism): the
- * statement answers which ones, and which it saved or found identical.
+ * statement answers which ones, and which it saved or found identical. Its text is fixed (the
+ * parameters are positional, in RecordStepParams' order): no query builder runs per step.
  */
-function recordStepSql(p: RecordStepParams) {
-  return sql<{ mismatched: number[]; saved: number[]; matched: number[] }>`
+const RECORD_STEP_SQL = `
     WITH art AS (
-      SELECT * FROM jsonb_to_recordset(${p.artifacts}::jsonb) AS x(idx integer, kind text, inline jsonb, sha256 text)
+      SELECT * FROM jsonb_to_recordset($8::jsonb) AS x(idx integer, kind text, inline jsonb, sha256 text)
     ),
     recorded AS (
       SELECT a.idx, a.sha256 = art.sha256 AS same
         FROM app.artifacts AS a JOIN art ON art.idx = a.idx
-       WHERE a.run_id = ${p.runId} AND a.step_id = ${p.stepId} AND a.action_id IS NULL
+       WHERE a.run_id = $1 AND a.step_id = $2 AND a.action_id IS NULL
     ),
     go AS (SELECT NOT EXISTS (SELECT 1 FROM recorded WHERE NOT same) AS ok),
     mark AS (
       INSERT INTO app.run_steps (run_id, step_id, attempt, phase, output, started_at, trace_id, span_id)
-      SELECT ${p.runId}, ${p.stepId},
+      SELECT $1, $2,
              coalesce((SELECT max(attempt) FROM app.run_steps
-                        WHERE run_id = ${p.runId} AND step_id = ${p.stepId} AND phase <> 'reused'), 0) + 1,
-             ${p.phase}, ${p.output}::jsonb, ${p.startedAt}::timestamptz, ${p.traceId}, ${p.spanId}
+                        WHERE run_id = $1 AND step_id = $2 AND phase <> 'reused'), 0) + 1,
+             $3, $4::jsonb, $5::timestamptz, $6, $7
         FROM go WHERE go.ok
       ON CONFLICT DO NOTHING
     ),
     saved AS (
       INSERT INTO app.artifacts (run_id, step_id, idx, kind, inline, sha256)
-      SELECT ${p.runId}, ${p.stepId}, art.idx, art.kind, art.inline, art.sha256
+      SELECT $1, $2, art.idx, art.kind, art.inline, art.sha256
         FROM art, go WHERE go.ok
       ON CONFLICT ON CONSTRAINT artifacts_unique DO NOTHING
       RETURNING idx
     ),
     projection AS (
       UPDATE app.runs
-         SET status = ${p.status}, next_action = ${p.nextAction}, last_step = ${p.stepId}, error = ${p.error}::jsonb, updated_at = now()
+         SET status = $9, next_action = $10, last_step = $2, error = $11::jsonb, updated_at = now()
         FROM go
-       WHERE go.ok AND ${p.status}::text IS NOT NULL AND id = ${p.runId} AND status <> 'canceled'
+       WHERE go.ok AND $9::text IS NOT NULL AND id = $1 AND status <> 'canceled'
     )
     SELECT coalesce((SELECT array_agg(idx) FROM recorded WHERE NOT same), '{}') AS mismatched,
            coalesce((SELECT array_agg(idx) FROM saved), '{}') AS saved,
            coalesce((SELECT array_agg(idx) FROM recorded WHERE same), '{}') AS matched`;
+
+function recordStepSql(p: RecordStepParams): CompiledQuery<{ mismatched: number[]; saved: number[]; matched: number[] }> {
+  return CompiledQuery.raw(RECORD_STEP_SQL, [
+    p.runId,
+    p.stepId,
+    p.phase,
+    p.output,
+    p.startedAt,
+    p.traceId,
+    p.spanId,
+    p.artifacts,
+    p.status,
+    p.nextAction,
+    p.error,
+  ]);
 }
 
 @Injectable()
@@ -138,7 +155,7 @@ export class RunsRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * POST /api/runs in one statement: the run row of an existing intent, created once per run ID.
+   * POST /api/runs in one statement: the run row of an existing intent, with its creator, created once per run ID.
    * Answers the row and whether this call created it, or undefined when the intent does not exist.
    */
   async start(run: NewRun): Promise<{ row: RunRow; created: boolean } | undefined> {
@@ -146,8 +163,8 @@ export class RunsRepository {
     const { rows } = await sql<RunRow & { created: boolean }>`
       WITH intent AS (SELECT id FROM app.intents WHERE id = ${run.intentId}),
       inserted AS (
-        INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id)
-        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, ${run.status ?? 'queued'}, 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}
+        INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id, created_by)
+        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, ${run.status ?? 'queued'}, 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}, ${run.createdBy ?? null}
           FROM intent
         ON CONFLICT DO NOTHING
         RETURNING ${columns}, ${createdKeySql} AS created_key, true AS created
@@ -226,7 +243,7 @@ export class RunsRepository {
     const span = activeSpanIds();
     const artifacts = record.artifacts.map((a) => {
       const body = canonicalJson(a.body);
-      return { idx: a.idx, kind: a.kind, inline: JSON.parse(body) as unknown, sha256: sha256(body) };
+      return { idx: a.idx, kind: a.kind, body, sha256: sha256(body) };
     });
     const projection = record.projection;
     const statement = recordStepSql({
@@ -237,11 +254,12 @@ export class RunsRepository {
       startedAt: record.startedAt,
       traceId: span?.traceId ?? null,
       spanId: span?.spanId ?? null,
-      artifacts: JSON.stringify(artifacts.map(({ idx, kind, inline, sha256: digest }) => ({ idx, kind, inline, sha256: digest }))),
+      // The canonical body is already JSON: spliced in as it is, not parsed and serialised again.
+      artifacts: `[${artifacts.map((a) => `{"idx":${a.idx},"kind":${JSON.stringify(a.kind)},"inline":${a.body},"sha256":"${a.sha256}"}`).join(',')}]`,
       status: projection?.status ?? null,
       nextAction: projection?.nextAction ?? null,
       error: projection?.error === undefined ? null : JSON.stringify(projection.error),
-    }).compile(this.db);
+    });
     const [result] = onStep ? await onStep.execute(statement) : (await this.db.executeQuery(statement)).rows;
     if (!result) throw new Error(`recording ${record.stepId} of ${record.runId} returned nothing`);
     const mismatched = result.mismatched.map(Number);

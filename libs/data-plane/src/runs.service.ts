@@ -22,8 +22,6 @@ import { type IntentPayload, notBeforeMs } from './planner.js';
 import { RunsRepository, type RunRow } from './runs.repository.js';
 
 type Constraints = IntentPayload['constraints'];
-/** Intents are immutable (content-addressed): their constraints are read once per process, up to this many. */
-const CONSTRAINTS_CACHE_SIZE = 10_000;
 
 @Injectable()
 export class RunsService {
@@ -34,15 +32,13 @@ export class RunsService {
     private readonly intents: IntentsRepository,
   ) {}
 
-  private readonly constraintsCache = new Map<string, Constraints>();
-
   /**
-   * Writes the run row (one statement, which also checks the intent), then starts the workflow
+   * Writes the run row with its creator (one statement, which also checks the intent), then starts the workflow
    * under the run ID: in this process when it has room, else on the queue (DbosService.startRun);
    * a delayed run waits DELAYED on the queue until its deadline, holding no execution slot. Both
    * are idempotent, so a retried request (same idempotencyKey) repairs a start that a crash cut in half.
    */
-  async start(request: StartRunRequest): Promise<{ run: RunHeader; created: boolean }> {
+  async start(request: StartRunRequest, createdBy: string): Promise<{ run: RunHeader; created: boolean }> {
     const runId = newRunId(request.idempotencyKey);
     const constraints = await this.constraintsOf(request.intentId);
     if (!constraints) throw new NotFound(`intent ${request.intentId} not found`);
@@ -57,6 +53,7 @@ export class RunsService {
       queue: DEFAULT_QUEUE,
       traceId: trace ? carrierTraceId(trace) : null,
       status: delayed ? 'waiting' : 'queued',
+      createdBy,
     });
     if (!started) throw new NotFound(`intent ${shownId(request.intentId)} not found`);
     const { row, created } = started;
@@ -86,15 +83,10 @@ export class RunsService {
     return { run: toHeader(row), created };
   }
 
+  /** Intents are immutable: read once per process (IntentsRepository.findCached). */
   private async constraintsOf(intentId: string): Promise<Constraints | undefined> {
-    const cached = this.constraintsCache.get(intentId);
-    if (cached) return cached;
-    const intent = await this.intents.find(intentId);
-    if (!intent) return undefined;
-    const constraints = intentPayload(intent).constraints;
-    if (this.constraintsCache.size >= CONSTRAINTS_CACHE_SIZE) this.constraintsCache.clear();
-    this.constraintsCache.set(intentId, constraints);
-    return constraints;
+    const intent = await this.intents.findCached(intentId);
+    return intent ? intentPayload(intent).constraints : undefined;
   }
 
   async list(query: ListRunsQuery): Promise<RunPage> {
