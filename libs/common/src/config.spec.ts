@@ -344,6 +344,9 @@ describe('loadConfig: bounds, defaults and messages', () => {
     expect(configError({ HTTP_CONNECTOR_ALLOWLIST: 'https://a.example/,https://u:p@b.example/' }).message).toBe(
       'Invalid configuration: HTTP_CONNECTOR_ALLOWLIST entry 2 must not carry a username or password',
     );
+    expect(configError({ HTTP_CONNECTOR_ALLOWLIST: 'https://:s3cret@b.example/' }).message).toBe(
+      'Invalid configuration: HTTP_CONNECTOR_ALLOWLIST entry 1 must not carry a username or password',
+    );
     expect(configError({ HTTP_CONNECTOR_ALLOWLIST: 'https://a.example/?' }).message).toBe(
       'Invalid configuration: HTTP_CONNECTOR_ALLOWLIST entries are origin + path prefixes, without a ?query (bad entry "https://a.example/?")',
     );
@@ -391,7 +394,7 @@ describe('loadConfig: bounds, defaults and messages', () => {
   it('takes a metrics interval of 100..3600000 ms and refuses outside it', () => {
     expect(loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '100' }).telemetry.metricsExportIntervalMs).toBe(100);
     expect(loadConfig({ OTEL_METRIC_EXPORT_INTERVAL: '3600000' }).telemetry.metricsExportIntervalMs).toBe(3_600_000);
-    for (const value of ['99', '3600001', '12', '12345678', 'x1000', '1000x']) {
+    for (const value of ['99', '099', '3600001', '12', '12345678', 'x1000', '1000x']) {
       expect(configError({ OTEL_METRIC_EXPORT_INTERVAL: value }).message).toBe(
         `Invalid configuration: OTEL_METRIC_EXPORT_INTERVAL must be milliseconds 100..3600000 (got "${value}")`,
       );

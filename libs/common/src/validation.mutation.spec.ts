@@ -67,6 +67,10 @@ describe('flattenValidationErrors', () => {
     ]);
   });
 
+  it('takes an error without children (the field is optional)', () => {
+    expect(flattenValidationErrors([{ property: 'a', constraints: { x: 'a is x' } }])).toEqual([{ path: 'a', message: 'a is x' }]);
+  });
+
   it('reports at most 50 details', () => {
     const many = Array.from({ length: 60 }, (_, i) => error(`p${i}`, { c: `p${i} is bad` }));
     const flat = flattenValidationErrors(many);

@@ -56,6 +56,11 @@ describe('isInstant', () => {
     expect(isInstant(value)).toBe(false);
   });
 
+  it('refuses a non-string even when it reads as an instant (a type guard for strings)', () => {
+    expect(isInstant({ toString: () => '2024-01-01T00:00:00Z' })).toBe(false);
+    expect(isInstant(new String('2024-01-01T00:00:00Z'))).toBe(false);
+  });
+
   it('names the property in its message', () => {
     const { details } = validate(ListWorkflowsQuery, { createdAfter: '2024-02-30T00:00:00Z' });
     expect(details).toEqual([{ path: 'createdAfter', message: 'createdAfter must be an RFC 3339 instant such as 2026-01-01T00:00:00Z' }]);
