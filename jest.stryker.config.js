@@ -14,12 +14,5 @@ const narrowed = (process.env.STRYKER_SPECS ?? '')
 export default {
   ...unit,
   testMatch:
-    narrowed.length > 0
-      ? narrowed
-      : [
-          '<rootDir>/libs/{common,contracts,control-plane,data-plane}/**/*.spec.ts',
-          // The OTEL_* half of config.ts is tested here.
-          '<rootDir>/libs/proof/src/telemetry/telemetry.spec.ts',
-          '<rootDir>/apps/ops-cli/src/*.spec.ts',
-        ],
+    narrowed.length > 0 ? narrowed : ['<rootDir>/libs/{common,contracts,control-plane,data-plane}/**/*.spec.ts', '<rootDir>/apps/ops-cli/src/*.spec.ts'],
 };

@@ -383,6 +383,31 @@ describe('loadConfig: bounds, defaults and messages', () => {
     );
   });
 
+  it('is off without OTLP endpoints, with a 60 s metrics interval and the default service name', () => {
+    expect(loadConfig({}).telemetry).toEqual({
+      tracesEndpoint: undefined,
+      logsEndpoint: undefined,
+      metricsEndpoint: undefined,
+      metricsExportIntervalMs: 60_000,
+      serviceName: 'durable-ops',
+    });
+  });
+
+  it('prefers each per-signal endpoint to the base, signal by signal', () => {
+    const base = 'http://collector:4318';
+    for (const [variable, key] of [
+      ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'tracesEndpoint'],
+      ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'logsEndpoint'],
+      ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'metricsEndpoint'],
+    ] as const) {
+      const telemetry = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: base, [variable]: 'http://own:4318/x' }).telemetry;
+      expect(telemetry[key]).toBe('http://own:4318/x');
+      const others = (['tracesEndpoint', 'logsEndpoint', 'metricsEndpoint'] as const).filter((k) => k !== key);
+      for (const other of others) expect(telemetry[other]).toBe(`${base}/v1/${other.replace('Endpoint', '')}`);
+      expect(loadConfig({ [variable]: 'http://own:4318/x' }).telemetry).toMatchObject(Object.fromEntries(others.map((o) => [o, undefined])));
+    }
+  });
+
   it('derives every signal path from the base, however many trailing slashes', () => {
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/otlp//' }).telemetry).toMatchObject({
       tracesEndpoint: 'http://c:4318/otlp/v1/traces',
