@@ -113,6 +113,10 @@ describe('forbiddenKeyDetails', () => {
     expect(forbiddenKeyDetails(Buffer.from('x\u0000'))).toEqual([]);
   });
 
+  it('visits each key once, even one named "undefined"', () => {
+    expect(forbiddenKeyDetails({ undefined: 'a\u0000' })).toEqual([{ path: 'undefined', message: 'undefined must not contain the NUL character' }]);
+  });
+
   it('stops at 50 details', () => {
     const body = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`k${i}`, `v\u0000${i}`]));
     const found = forbiddenKeyDetails(body);
