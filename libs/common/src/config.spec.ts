@@ -430,6 +430,7 @@ describe('loadConfig: bounds, defaults and messages', () => {
     expect(loadConfig({ OTEL_SERVICE_NAME: 's'.repeat(255) }).telemetry.serviceName).toHaveLength(255);
     expect(configError({ OTEL_SERVICE_NAME: 's'.repeat(256) }).message).toBe('Invalid configuration: OTEL_SERVICE_NAME must be 1..255 printable characters');
     expect(configError({ OTEL_SERVICE_NAME: 'ops\u007f' }).message).toMatch(/^Invalid configuration: OTEL_SERVICE_NAME /);
+    expect(configError({ OTEL_SERVICE_NAME: 'ops\u0007api' }).message).toMatch(/^Invalid configuration: OTEL_SERVICE_NAME /);
     expect(loadConfig({ OTEL_SERVICE_NAME: 'ops api ~ é' }).telemetry.serviceName).toBe('ops api ~ é');
   });
 
@@ -443,6 +444,7 @@ describe('loadConfig: bounds, defaults and messages', () => {
       expect(configError({ OPS_TICK_SCHEDULE: schedule }).message).toMatch(/^Invalid configuration: OPS_TICK_SCHEDULE /);
       expect(configError({ EXECUTOR_SWEEP_SCHEDULE: schedule }).message).toMatch(/^Invalid configuration: EXECUTOR_SWEEP_SCHEDULE /);
     }
+    expect(loadConfig({ EXECUTOR_SWEEP_SCHEDULE: '*/10 */2 * * * *' }).executorSweepSchedule).toBe('*/10 */2 * * * *');
     expect(configError({ EXECUTOR_SWEEP_SCHEDULE: '* * *' }).message).toBe(
       'Invalid configuration: EXECUTOR_SWEEP_SCHEDULE must be a six-field cron with seconds, e.g. "*/10 * * * * *" (got "* * *")',
     );
