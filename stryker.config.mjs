@@ -23,6 +23,11 @@ export default {
     'libs/data-plane/src/planner.ts',
   ],
   coverageAnalysis: 'perTest',
+  // A mutant times out (and counts as detected) when its tests run past (initial run time × 1.5 +
+  // timeoutMS). Each run starts Jest under --experimental-vm-modules, seconds on a loaded machine: the
+  // default 5 s marked mutants of loop-free code (state-rules.ts) as timed out. 30 s leaves timeouts to
+  // mutants that really loop, at 30 s each.
+  timeoutMS: 30000,
   ignoreStatic: true,
   concurrency: 2,
   // Reruns only test what changed since the last run (reports/stryker-incremental.json).

@@ -1,4 +1,4 @@
-import { Proofs, runOracle, type ExpectedRun } from '../tools/chaos/checks.js';
+import { oracleViolations, Proofs, runOracle, type ExpectedRun } from '../tools/chaos/checks.js';
 import { EffectServer } from '../tools/chaos/effect-server.js';
 import { Prng } from '../tools/chaos/prng.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
@@ -119,9 +119,8 @@ describe('takeover of a gone executor’s runs', () => {
       ...(await proofs.noFailedWorkflows()),
     ];
     expect(violations).toEqual([]);
-    const oracle = await runOracle(database.url);
-    if (oracle.available)
-      expect({ exitCode: oracle.exitCode, output: oracle.output }).toEqual({ exitCode: 0, output: expect.stringMatching(/invariants hold/) });
+    // The oracle must run and find nothing: not built, unable to judge or a violation all fail here.
+    expect(oracleViolations(await runOracle(database.url))).toEqual([]);
   }
 
   it('a process killed with -9 and replaced under another port and executor ID: two replacements race, its runs finish once', async () => {

@@ -32,6 +32,21 @@ describe('state rules: accepted actions and guards', () => {
     expect(decideAction('fork', facts('SUCCESS'), { stepN: 1, appVersion: 'v1' }).outcome).toBe('conflict');
   });
 
+  it("refuses the service's own workflows with a message naming them and a hint", () => {
+    for (const op of ['cancel', 'resume', 'fork'] as const) {
+      expect(decideAction(op, { ...facts('PENDING'), name: 'OpsTickWorkflow' }, { stepN: 1 })).toEqual({
+        outcome: 'conflict',
+        status: 'PENDING',
+        message: 'workflow wf_1 is a OpsTickWorkflow workflow, not a run: control actions only target runs (IntentWorkflow and its forks)',
+        hint: 'act on the run itself (its ID starts with run_)',
+      });
+    }
+    expect(decideAction('cancel', { ...facts('PENDING'), name: null })).toMatchObject({
+      outcome: 'conflict',
+      message: 'workflow wf_1 is a unnamed workflow, not a run: control actions only target runs (IntentWorkflow and its forks)',
+    });
+  });
+
   it('a fork decision needs its stepN', () => {
     expect(() => decideAction('fork', facts('SUCCESS'))).toThrow('a fork decision needs a stepN');
   });
