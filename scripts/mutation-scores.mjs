@@ -56,7 +56,7 @@ table('file', files);
 
 const under = rows.filter((r) => r.score !== null && r.score < threshold);
 if (under.length > 0) {
-  console.error(`mutation score under ${threshold}% in: ${under.map((r) => `${r.path} (${shown(r.score)})`).join(', ')}`);
+  console.error(`mutation score under ${threshold}% in: ${under.map((r) => `${r.name} (${shown(r.score)})`).join(', ')}`);
   process.exit(1);
 }
 console.log(`every module scores at least ${threshold}%`);

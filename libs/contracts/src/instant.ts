@@ -19,8 +19,8 @@ export function isInstant(value: unknown): value is string {
   if (!m) return false;
   const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m.slice(1).map((part) => (part === undefined ? 0 : Number(part)));
   if (month! < 1 || month! > 12 || day! < 1 || day! > daysIn(year!, month!)) return false;
-  if (hour! > 23 || minute! > 59 || second! > 59 || offsetHours! > 23 || offsetMinutes! > 59) return false;
-  return !Number.isNaN(Date.parse(value));
+  // Every field is checked here: Date.parse alone takes hour 24 and February 30 (as another day).
+  return hour! <= 23 && minute! <= 59 && second! <= 59 && offsetHours! <= 23 && offsetMinutes! <= 59;
 }
 
 /** The property is an RFC 3339 instant (see isInstant). */
