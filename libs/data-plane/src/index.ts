@@ -3,5 +3,4 @@ export * from './connectors/connector.registry.js';
 export * from './data-plane.module.js';
 export * from './intent.workflow.js';
 export * from './planner.js';
-export * from './runs.repository.js';
 export * from './runs.service.js';

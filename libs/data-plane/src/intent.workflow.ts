@@ -15,12 +15,11 @@ import {
   withStepSpan,
 } from '#dbos';
 import { serviceMetrics, timedStep } from '#dbos';
+import { type Claimant, ReceiptsRepository, RunsRepository, type Settlement } from '#runs';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { isTransient, PermanentTaskError } from './connectors/connector.js';
 import { IntentsRepository } from './intents.repository.js';
 import { applyConstraints, decide, type Decision, ExplicitTaskPlanner, type IntentPayload, type Patch, type Plan, type Planner } from './planner.js';
-import { type Claimant, ReceiptsRepository, type Settlement } from './receipts.repository.js';
-import { RunsRepository } from './runs.repository.js';
 
 /** Whether the app and DBOS system schemas share one database (then app steps commit with their checkpoint). */
 export const SHARED_DATABASE = Symbol('SHARED_DATABASE');

@@ -16,10 +16,10 @@ import {
 } from '#contracts';
 import { carrierTraceId, DEFAULT_QUEUE, DbosService, traceCarrier } from '#dbos';
 import { serviceMetrics } from '#dbos';
+import { type RunRow, RunsRepository } from '#runs';
 import { IntentWorkflow } from './intent.workflow.js';
 import { intentPayload, IntentsRepository } from './intents.repository.js';
 import { type IntentPayload, notBeforeMs } from './planner.js';
-import { RunsRepository, type RunRow } from './runs.repository.js';
 
 type Constraints = IntentPayload['constraints'];
 
