@@ -1,8 +1,9 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { INestApplicationContext } from '@nestjs/common';
+import type { Selectable } from 'kysely';
 import type { WorkflowDetail, WorkflowStepView } from '#contracts';
 import { OpsService } from '#control-plane';
-import { Database } from '#db';
+import { Database, type RunStepsTable } from '#db';
 import { SystemDatabase } from '#dbos';
 import { failedStep } from './decisions.js';
 import type { Io } from './io.js';
@@ -12,14 +13,8 @@ export type Health =
   | { readonly up: true; readonly ok: boolean; readonly httpStatus: number; readonly body: Record<string, unknown> | undefined }
   | { readonly up: false; readonly reason: string };
 
-export interface Mark {
-  readonly step_id: string;
-  readonly attempt: number;
-  readonly phase: string;
-  readonly output: unknown;
-  readonly started_at: Date | null;
-  readonly finished_at: Date;
-}
+/** A local step mark (app.run_steps), as triage shows it. */
+export type Mark = Readonly<Pick<Selectable<RunStepsTable>, 'step_id' | 'attempt' | 'phase' | 'output' | 'started_at' | 'finished_at'>>;
 
 export interface QueueInfo {
   readonly name: string;

@@ -1,26 +1,34 @@
 import { Injectable } from '@nestjs/common';
-import { CompiledQuery, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Selectable, sql, type Transaction } from 'kysely';
 import { canonicalJson, sha256 } from '#common';
 import type { Keyset } from '#contracts';
-import { type DB, Database, type NextAction, type RunStatus, type StepPhase } from '#db';
+import { type DB, Database, type NextAction, type RunStatus, type RunsTable, type ArtifactsTable, type StepPhase } from '#db';
 import { activeSpanIds, type StepSql } from '#dbos';
 
-export interface RunRow {
-  id: string;
-  intent_id: string;
-  idempotency_key: string | null;
-  lineage_root: string;
-  queue_name: string;
-  status: RunStatus;
-  last_step: string | null;
-  next_action: NextAction;
-  error: unknown;
-  forked_from: string | null;
-  trace_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-  created_key: string;
-}
+/** The columns of a run the API shows (all but created_by). */
+const RUN_COLUMNS = [
+  'id',
+  'intent_id',
+  'idempotency_key',
+  'lineage_root',
+  'queue_name',
+  'status',
+  'last_step',
+  'next_action',
+  'error',
+  'forked_from',
+  'trace_id',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** A run as read back: its columns, and created_at as the text a page cursor carries. */
+export type RunRow = Pick<Selectable<RunsTable>, (typeof RUN_COLUMNS)[number]> & { created_key: string };
+
+const ARTIFACT_COLUMNS = ['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'] as const;
+
+/** An artifact as the API shows it. */
+export type ArtifactRow = Pick<Selectable<ArtifactsTable>, (typeof ARTIFACT_COLUMNS)[number]>;
 
 export interface NewRun {
   id: string;
@@ -89,21 +97,6 @@ export class ReplayMismatchError extends Error {
 
 const createdKeySql = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const createdKey = createdKeySql.as('created_key');
-const RUN_COLUMNS = [
-  'id',
-  'intent_id',
-  'idempotency_key',
-  'lineage_root',
-  'queue_name',
-  'status',
-  'last_step',
-  'next_action',
-  'error',
-  'forked_from',
-  'trace_id',
-  'created_at',
-  'updated_at',
-] as const;
 
 interface RecordStepParams {
   readonly runId: string;
@@ -245,19 +238,13 @@ export class RunsRepository {
   }
 
   artifacts(runId: string) {
-    return this.db
-      .selectFrom('app.artifacts')
-      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
-      .where('run_id', '=', runId)
-      .where('step_id', '<>', 'OPS')
-      .orderBy('id')
-      .execute();
+    return this.db.selectFrom('app.artifacts').select(ARTIFACT_COLUMNS).where('run_id', '=', runId).where('step_id', '<>', 'OPS').orderBy('id').execute();
   }
 
   artifact(runId: string, artifactId: string) {
     return this.db
       .selectFrom('app.artifacts')
-      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
+      .select(ARTIFACT_COLUMNS)
       .where('run_id', '=', runId)
       .where('id', '=', artifactId)
       .where('step_id', '<>', 'OPS')
