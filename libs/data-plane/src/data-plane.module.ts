@@ -4,7 +4,9 @@ import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { EchoConnector } from './connectors/echo.connector.js';
 import { FaultConnector } from './connectors/fault.connector.js';
 import { HttpConnector } from './connectors/http.connector.js';
-import { IntentWorkflow, SHARED_DATABASE } from './intent.workflow.js';
+import { ExecuteStep } from './execute.step.js';
+import { IntentSteps, SHARED_DATABASE } from './intent.steps.js';
+import { IntentWorkflow } from './intent.workflow.js';
 import { IntentsController } from './intents.controller.js';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentsService } from './intents.service.js';
@@ -34,6 +36,8 @@ export class DataPlaneModule {
         SettingsRepository,
         IntentsService,
         RunsService,
+        IntentSteps,
+        ExecuteStep,
         IntentWorkflow,
         {
           provide: ConnectorRegistry,
