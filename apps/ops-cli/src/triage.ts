@@ -3,8 +3,9 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { Selectable } from 'kysely';
 import type { WorkflowDetail, WorkflowStepView } from '#contracts';
 import { OpsService } from '#control-plane';
-import { Database, type RunStepsTable } from '#db';
+import type { RunStepsTable } from '#db';
 import { SystemDatabase } from '#dbos';
+import { RunsRepository } from '#runs';
 import { failedStep } from './decisions.js';
 import type { Io } from './io.js';
 
@@ -91,20 +92,9 @@ export function healthUrl(env: NodeJS.ProcessEnv, port: number): string {
 export async function gatherTriage(app: INestApplicationContext, id: string, url: string): Promise<TriageFacts> {
   const ops = app.get(OpsService);
   const [health, detail] = await Promise.all([checkHealth(url), ops.get(id)]);
-  const db = app.get(Database);
+  const runs = app.get(RunsRepository);
   const system = app.get(SystemDatabase);
-  const [steps, marks, status] = await Promise.all([
-    ops.steps(id),
-    db
-      .selectFrom('app.run_steps')
-      .select(['step_id', 'attempt', 'phase', 'output', 'started_at', 'finished_at'])
-      .where('run_id', '=', id)
-      .orderBy('finished_at')
-      .orderBy('step_id')
-      .orderBy('attempt')
-      .execute(),
-    DBOS.getWorkflowStatus(id),
-  ]);
+  const [steps, marks, status] = await Promise.all([ops.steps(id), runs.marksWithOutput(id), DBOS.getWorkflowStatus(id)]);
   let queue: QueueInfo | undefined;
   if (detail.queue && ['ENQUEUED', 'PENDING', 'DELAYED'].includes(detail.status)) {
     const createdAtMs = String(Date.parse(detail.createdAt));

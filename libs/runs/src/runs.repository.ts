@@ -25,6 +25,8 @@ const RUN_COLUMNS = [
 /** A run as read back: its columns, and created_at as the text a page cursor carries. */
 export type RunRow = Pick<Selectable<RunsTable>, (typeof RUN_COLUMNS)[number]> & { created_key: string };
 
+const MARK_COLUMNS = ['step_id', 'attempt', 'phase', 'started_at', 'finished_at'] as const;
+
 const ARTIFACT_COLUMNS = ['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'] as const;
 
 /** An artifact as the API shows it. */
@@ -226,14 +228,40 @@ export class RunsRepository {
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 
+  /** A run's step marks in the order they finished. */
   marks(runId: string) {
+    return this.marksOf(runId).select(MARK_COLUMNS).execute();
+  }
+
+  /** The same with each mark's output (the ops CLI's triage). */
+  marksWithOutput(runId: string) {
+    return this.marksOf(runId)
+      .select([...MARK_COLUMNS, 'output'])
+      .execute();
+  }
+
+  private marksOf(runId: string) {
+    return this.db.selectFrom('app.run_steps').where('run_id', '=', runId).orderBy('finished_at').orderBy('step_id').orderBy('attempt');
+  }
+
+  /** What the control plane shows of a run, and what a fork copies from it. */
+  summary(id: string) {
     return this.db
-      .selectFrom('app.run_steps')
-      .select(['step_id', 'attempt', 'phase', 'started_at', 'finished_at'])
-      .where('run_id', '=', runId)
-      .orderBy('finished_at')
-      .orderBy('step_id')
-      .orderBy('attempt')
+      .selectFrom('app.runs')
+      .select(['id', 'intent_id', 'status', 'next_action', 'last_step', 'forked_from', 'lineage_root', 'queue_name'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** A run's OPS audit rows, oldest first. */
+  opsHistory(id: string) {
+    return this.db
+      .selectFrom('app.artifacts')
+      .select(['action_id', 'inline', 'created_at'])
+      .where('run_id', '=', id)
+      .where('step_id', '=', 'OPS')
+      .orderBy('created_at')
+      .orderBy('id')
       .execute();
   }
 
