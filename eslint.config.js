@@ -33,17 +33,17 @@ const planeIsolation = PLANES.map((plane) => ({
   },
 }));
 
-/** The run record (libs/runs) is shared by the planes, so it imports none of them. */
-const runsIsolation = {
-  files: ['libs/runs/**/*.ts'],
+/** What the planes share (libs/common, contracts, db, dbos, runs) imports none of them. */
+const sharedIsolation = {
+  files: ['libs/{common,contracts,db,dbos,runs}/**/*.ts'],
   rules: {
     'no-restricted-imports': [
       'error',
       {
         paths: TIMER_MODULES,
         patterns: PLANES.flatMap((plane) => [
-          { group: [`\\#${plane}`, `\\#${plane}/*`], message: `runs must not import ${plane}: the planes call the run record, not the other way round` },
-          { group: [`**/${plane}/**`, `**/${plane}`], message: `runs must not import ${plane}: the planes call the run record, not the other way round` },
+          { group: [`\\#${plane}`, `\\#${plane}/*`], message: `a shared lib must not import ${plane}: the planes call it, not the other way round` },
+          { group: [`**/${plane}/**`, `**/${plane}`], message: `a shared lib must not import ${plane}: the planes call it, not the other way round` },
         ]),
       },
     ],
@@ -86,7 +86,7 @@ export default tseslint.config(
     },
   },
   ...planeIsolation,
-  runsIsolation,
+  sharedIsolation,
   {
     // Tests and test support talk to untyped JSON bodies.
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'e2e/**/*.ts', 'tools/harness/**/*.ts'],
