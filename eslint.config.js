@@ -19,13 +19,36 @@ const planeIsolation = PLANES.map((plane) => ({
       {
         paths: TIMER_MODULES,
         patterns: PLANES.filter((other) => other !== plane).flatMap((other) => [
-          { group: [`\\#${other}`, `\\#${other}/*`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
-          { group: [`**/${other}/**`, `**/${other}`], message: `${plane} must not import ${other}: share code through libs/common, contracts, db or dbos` },
+          {
+            group: [`\\#${other}`, `\\#${other}/*`],
+            message: `${plane} must not import ${other}: share code through libs/common, contracts, db, dbos or runs`,
+          },
+          {
+            group: [`**/${other}/**`, `**/${other}`],
+            message: `${plane} must not import ${other}: share code through libs/common, contracts, db, dbos or runs`,
+          },
         ]),
       },
     ],
   },
 }));
+
+/** What the planes share (libs/common, contracts, db, dbos, runs) imports none of them. */
+const sharedIsolation = {
+  files: ['libs/{common,contracts,db,dbos,runs}/**/*.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: TIMER_MODULES,
+        patterns: PLANES.flatMap((plane) => [
+          { group: [`\\#${plane}`, `\\#${plane}/*`], message: `a shared lib must not import ${plane}: the planes call it, not the other way round` },
+          { group: [`**/${plane}/**`, `**/${plane}`], message: `a shared lib must not import ${plane}: the planes call it, not the other way round` },
+        ]),
+      },
+    ],
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-tools/**', 'node_modules/**', '.data/**', 'coverage/**', 'bench/results/**', '.stryker-tmp/**', 'reports/**'] },
@@ -63,6 +86,7 @@ export default tseslint.config(
     },
   },
   ...planeIsolation,
+  sharedIsolation,
   {
     // Tests and test support talk to untyped JSON bodies.
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'e2e/**/*.ts', 'tools/harness/**/*.ts'],

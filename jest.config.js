@@ -2,7 +2,7 @@
 // The integration and e2e scripts pass --forceExit: a run cancelled in its durable sleep leaves DBOS's
 // own sleep timer pending until the original deadline (up to an hour in the state matrix), and Jest
 // would wait for it after the last test.
-const libs = ['common', 'contracts', 'db', 'dbos', 'data-plane', 'control-plane', 'proof'];
+const libs = ['common', 'contracts', 'db', 'dbos', 'runs', 'data-plane', 'control-plane', 'proof'];
 
 const shared = {
   testEnvironment: 'node',

@@ -1,9 +1,11 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { INestApplicationContext } from '@nestjs/common';
+import type { Selectable } from 'kysely';
 import type { WorkflowDetail, WorkflowStepView } from '#contracts';
 import { OpsService } from '#control-plane';
-import { Database } from '#db';
+import type { RunStepsTable } from '#db';
 import { SystemDatabase } from '#dbos';
+import { RunsRepository } from '#runs';
 import { failedStep } from './decisions.js';
 import type { Io } from './io.js';
 
@@ -12,14 +14,8 @@ export type Health =
   | { readonly up: true; readonly ok: boolean; readonly httpStatus: number; readonly body: Record<string, unknown> | undefined }
   | { readonly up: false; readonly reason: string };
 
-export interface Mark {
-  readonly step_id: string;
-  readonly attempt: number;
-  readonly phase: string;
-  readonly output: unknown;
-  readonly started_at: Date | null;
-  readonly finished_at: Date;
-}
+/** A local step mark (app.run_steps), as triage shows it. */
+export type Mark = Readonly<Pick<Selectable<RunStepsTable>, 'step_id' | 'attempt' | 'phase' | 'output' | 'started_at' | 'finished_at'>>;
 
 export interface QueueInfo {
   readonly name: string;
@@ -96,20 +92,9 @@ export function healthUrl(env: NodeJS.ProcessEnv, port: number): string {
 export async function gatherTriage(app: INestApplicationContext, id: string, url: string): Promise<TriageFacts> {
   const ops = app.get(OpsService);
   const [health, detail] = await Promise.all([checkHealth(url), ops.get(id)]);
-  const db = app.get(Database);
+  const runs = app.get(RunsRepository);
   const system = app.get(SystemDatabase);
-  const [steps, marks, status] = await Promise.all([
-    ops.steps(id),
-    db
-      .selectFrom('app.run_steps')
-      .select(['step_id', 'attempt', 'phase', 'output', 'started_at', 'finished_at'])
-      .where('run_id', '=', id)
-      .orderBy('finished_at')
-      .orderBy('step_id')
-      .orderBy('attempt')
-      .execute(),
-    DBOS.getWorkflowStatus(id),
-  ]);
+  const [steps, marks, status] = await Promise.all([ops.steps(id), runs.marksWithOutput(id), DBOS.getWorkflowStatus(id)]);
   let queue: QueueInfo | undefined;
   if (detail.queue && ['ENQUEUED', 'PENDING', 'DELAYED'].includes(detail.status)) {
     const createdAtMs = String(Date.parse(detail.createdAt));

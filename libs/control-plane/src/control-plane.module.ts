@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RunsModule } from '#runs';
 import { OpsActionWorkflow } from './ops-action.workflow.js';
 import { OpsAuditRepository } from './ops-audit.repository.js';
 import { assertEveryActionAudited } from './ops-auth.js';
@@ -23,6 +24,7 @@ export class ControlPlaneModule {
     if (serveHttp) assertEveryActionAudited(OpsController);
     return {
       module: ControlPlaneModule,
+      imports: [RunsModule],
       controllers: serveHttp ? [OpsController] : [],
       providers: [OpsRepository, OpsAuditRepository, OpsActionWorkflow, OpsService],
       exports: [OpsService],

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
-import { canonicalJson, sha256 } from '#common';
+import { canonicalJson } from '#common';
 import type { OpsOp } from '#contracts';
 import { Database } from '#db';
+import { RunsRepository } from '#runs';
 
 /** What an OPS audit row says: who did what to which workflow, why and when. */
 export interface OpsAction {
@@ -23,11 +23,15 @@ export interface OpsAction {
 
 /**
  * The audit write of a control action, with the projection changes that belong to it, in one
- * transaction. Keyed by action_id, so the step that runs it can replay without a second row.
+ * transaction (the rows are RunsRepository's). Keyed by action_id, so the step that runs it can
+ * replay without a second row.
  */
 @Injectable()
 export class OpsAuditRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly runs: RunsRepository,
+  ) {}
 
   async record(action: OpsAction): Promise<void> {
     const payload = {
@@ -44,62 +48,18 @@ export class OpsAuditRepository {
     };
     const body = canonicalJson(payload);
     await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('app.artifacts')
-        .values({
-          run_id: action.targetWorkflowID,
-          step_id: 'OPS',
-          idx: 0,
-          kind: 'json_diagnostic',
-          inline: body,
-          sha256: sha256(body),
-          action_id: action.actionId,
-          created_at: action.at,
-        })
-        .onConflict((oc) => oc.constraint('artifacts_unique').doNothing())
-        .execute();
-
+      await this.runs.recordOpsAudit(tx, { runId: action.targetWorkflowID, actionId: action.actionId, body, at: action.at });
       switch (action.op) {
         case 'cancel':
-          await tx
-            .updateTable('app.runs')
-            .set({ status: 'canceled', next_action: 'RESUME', updated_at: sql`now()` })
-            .where('id', '=', action.targetWorkflowID)
-            .where('status', 'not in', ['succeeded', 'failed'])
-            .execute();
+          await this.runs.markCanceled(tx, action.targetWorkflowID);
           break;
         case 'resume':
-          await tx
-            .updateTable('app.runs')
-            .set({ status: 'queued', next_action: 'WAIT', updated_at: sql`now()` })
-            .where('id', '=', action.targetWorkflowID)
-            .where('status', '=', 'canceled')
-            .execute();
+          await this.runs.markResumed(tx, action.targetWorkflowID);
           break;
         case 'fork': {
           const run = action.forkedRun;
           if (!run || !action.forkedWorkflowID) break;
-          await tx
-            .insertInto('app.runs')
-            .values({
-              id: action.forkedWorkflowID,
-              intent_id: run.intentId,
-              idempotency_key: null,
-              lineage_root: run.lineageRoot,
-              queue_name: run.queue,
-              status: 'queued',
-              next_action: 'WAIT',
-              forked_from: action.targetWorkflowID,
-            })
-            .onConflict((oc) => oc.doNothing())
-            .execute();
-          if (run.reusedSteps.length > 0) {
-            await tx
-              .insertInto('app.run_steps')
-              .values(run.reusedSteps.map((step) => ({ run_id: action.forkedWorkflowID!, step_id: step, attempt: 0, phase: 'reused' as const, output: null })))
-              .onConflict((oc) => oc.doNothing())
-              .execute();
-          }
+          await this.runs.createFork(tx, { id: action.forkedWorkflowID, forkedFrom: action.targetWorkflowID, ...run });
           break;
         }
       }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
-import { Database } from '#db';
 import { SystemDatabase } from '#dbos';
 
 export interface WorkflowFilter {
@@ -24,13 +23,10 @@ const SUMMARY_COLUMNS = [
   'forked_from',
 ] as const;
 
-/** Reads for the control plane: DBOS system tables (system DB) and our projections (app DB). */
+/** The control plane's reads of DBOS's system tables (system DB); the run record is RunsRepository's. */
 @Injectable()
 export class OpsRepository {
-  constructor(
-    private readonly system: SystemDatabase,
-    private readonly db: Database,
-  ) {}
+  constructor(private readonly system: SystemDatabase) {}
 
   /** Keyset page over (created_at DESC, workflow_uuid DESC), served by the durable_ops_wf_* indexes. */
   listWorkflows(filter: WorkflowFilter, limit: number, after: { createdAtMs: string; id: string } | undefined) {
@@ -70,25 +66,6 @@ export class OpsRepository {
       .where('workflow_uuid', '=', id)
       .where('function_id', '<', before)
       .orderBy('function_id')
-      .execute();
-  }
-
-  run(id: string) {
-    return this.db
-      .selectFrom('app.runs')
-      .select(['id', 'intent_id', 'status', 'next_action', 'last_step', 'forked_from', 'lineage_root', 'queue_name'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-  }
-
-  opsHistory(id: string) {
-    return this.db
-      .selectFrom('app.artifacts')
-      .select(['action_id', 'inline', 'created_at'])
-      .where('run_id', '=', id)
-      .where('step_id', '=', 'OPS')
-      .orderBy('created_at')
-      .orderBy('id')
       .execute();
   }
 }

@@ -16,6 +16,7 @@ import {
   type WorkflowSummary,
 } from '#contracts';
 import { isQueueName } from '#dbos';
+import { RunsRepository } from '#runs';
 import { OpsActionWorkflow } from './ops-action.workflow.js';
 import type { OpsAction } from './ops-audit.repository.js';
 import type { OpsPrincipal } from './ops-auth.js';
@@ -62,6 +63,7 @@ function errorMessage(error: unknown): string | null {
 export class OpsService {
   constructor(
     private readonly repository: OpsRepository,
+    private readonly runs: RunsRepository,
     private readonly actions: OpsActionWorkflow,
   ) {}
 
@@ -86,7 +88,7 @@ export class OpsService {
 
   async get(id: string): Promise<WorkflowDetail> {
     const row = await this.mustFind(id);
-    const [run, history, status] = await Promise.all([this.repository.run(id), this.repository.opsHistory(id), DBOS.getWorkflowStatus(id)]);
+    const [run, history, status] = await Promise.all([this.runs.summary(id), this.runs.opsHistory(id), DBOS.getWorkflowStatus(id)]);
     return {
       ...toSummary(row),
       completedAt: row.completed_at !== null ? new Date(Number(row.completed_at)).toISOString() : null,
@@ -128,7 +130,7 @@ export class OpsService {
     const lastStepN = ((await this.repository.lastFunctionId(id)) ?? 0) + 1;
     const versions = input.appVersion !== undefined ? (await DBOS.listApplicationVersions()).map((v) => v.versionName) : [];
     this.check(decideAction('fork', { id, status: row.status, name: row.name, lastStepN }, { stepN: input.stepN, appVersion: input.appVersion }, versions));
-    const run = await this.repository.run(id);
+    const run = await this.runs.summary(id);
     const forkedWorkflowID = run ? newRunId() : `fork_${newActionId().slice(4)}`;
     const reused = run ? await this.repository.stepNamesBefore(id, input.stepN - 1) : [];
     const queue = run?.queue_name ?? (row.queue_name && isQueueName(row.queue_name) ? row.queue_name : undefined);

@@ -1,15 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RunsModule } from '#runs';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { EchoConnector } from './connectors/echo.connector.js';
 import { FaultConnector } from './connectors/fault.connector.js';
 import { HttpConnector } from './connectors/http.connector.js';
-import { IntentWorkflow, SHARED_DATABASE } from './intent.workflow.js';
+import { ExecuteStep } from './execute.step.js';
+import { IntentSteps, SHARED_DATABASE } from './intent.steps.js';
+import { IntentWorkflow } from './intent.workflow.js';
 import { IntentsController } from './intents.controller.js';
 import { IntentsRepository } from './intents.repository.js';
 import { IntentsService } from './intents.service.js';
-import { ReceiptsRepository } from './receipts.repository.js';
 import { RunsController } from './runs.controller.js';
-import { RunsRepository } from './runs.repository.js';
 import { RunsService } from './runs.service.js';
 import { SettingsRepository } from './settings.repository.js';
 
@@ -27,15 +28,16 @@ export class DataPlaneModule {
   static forRoot(options: DataPlaneOptions): DynamicModule {
     return {
       module: DataPlaneModule,
+      imports: [RunsModule],
       controllers: options.serveHttp === false ? [] : [IntentsController, RunsController],
       providers: [
         { provide: SHARED_DATABASE, useValue: options.sharedDatabase },
         IntentsRepository,
-        RunsRepository,
-        ReceiptsRepository,
         SettingsRepository,
         IntentsService,
         RunsService,
+        IntentSteps,
+        ExecuteStep,
         IntentWorkflow,
         {
           provide: ConnectorRegistry,
@@ -44,7 +46,7 @@ export class DataPlaneModule {
             new ConnectorRegistry([new EchoConnector(), new HttpConnector(options.httpConnectorAllowlist), new FaultConnector((key) => settings.get(key))]),
         },
       ],
-      exports: [RunsRepository, IntentWorkflow],
+      exports: [IntentWorkflow],
     };
   }
 }

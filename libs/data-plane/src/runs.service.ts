@@ -16,10 +16,10 @@ import {
 } from '#contracts';
 import { carrierTraceId, DEFAULT_QUEUE, DbosService, traceCarrier } from '#dbos';
 import { serviceMetrics } from '#dbos';
+import { type ArtifactRow, type RunRow, RunsRepository } from '#runs';
 import { IntentWorkflow } from './intent.workflow.js';
 import { intentPayload, IntentsRepository } from './intents.repository.js';
 import { type IntentPayload, notBeforeMs } from './planner.js';
-import { RunsRepository, type RunRow } from './runs.repository.js';
 
 type Constraints = IntentPayload['constraints'];
 
@@ -183,17 +183,7 @@ function boundedArtifact(view: ArtifactView, budget: number): ArtifactView {
   return jsonBytes(view.inline) <= budget ? view : { ...view, inline: null, inlineOmitted: true };
 }
 
-function toArtifact(row: {
-  id: string;
-  step_id: string;
-  idx: number;
-  kind: string;
-  mime: string;
-  sha256: string;
-  inline: unknown;
-  uri: string | null;
-  created_at: Date;
-}): ArtifactView {
+function toArtifact(row: ArtifactRow): ArtifactView {
   return {
     artifactId: String(row.id),
     stepId: row.step_id,

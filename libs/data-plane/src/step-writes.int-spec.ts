@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { ECHO_INTENT, runToEnd, stepMarks as marks } from '../../../test/support/runs.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { RUN_ADMISSION } from './intent.workflow.js';
-import { ReplayMismatchError, RunsRepository } from './runs.repository.js';
+import { ReplayMismatchError, RunsRepository } from '#runs';
 
 describe('step writes, app and system schemas in one database (the default)', () => {
   let t: TestApp;

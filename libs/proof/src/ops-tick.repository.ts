@@ -1,34 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
-import { Database, type NextAction, type RunStatus } from '#db';
+import { Database } from '#db';
 import { SystemDatabase } from '#dbos';
 
-export interface ProjectionFix {
-  readonly runId: string;
-  readonly from: RunStatus;
-  readonly to: RunStatus;
-  readonly nextAction: NextAction;
-  readonly error?: { name: string; message: string };
-}
-
-/** The tick's queries: live projections (app DB) against DBOS's statuses (system DB). */
+/** The tick's own queries: DBOS's statuses and counts (system DB), and its snapshots (app.ops_snapshots). */
 @Injectable()
 export class OpsTickRepository {
   constructor(
     private readonly db: Database,
     private readonly system: SystemDatabase,
   ) {}
-
-  /** Runs whose projection is not final, oldest first: the ones DBOS may have moved past. */
-  liveRuns(limit: number) {
-    return this.db
-      .selectFrom('app.runs')
-      .select(['id', 'status'])
-      .where('status', 'in', ['queued', 'running', 'waiting'])
-      .orderBy('updated_at')
-      .limit(limit)
-      .execute();
-  }
 
   statuses(ids: readonly string[]) {
     if (ids.length === 0) return Promise.resolve([]);
@@ -37,22 +17,6 @@ export class OpsTickRepository {
       .select(['workflow_uuid', 'status'])
       .where('workflow_uuid', 'in', [...ids])
       .execute();
-  }
-
-  /** Applies a fix only if the projection is still what the tick saw (no race with a step). */
-  async apply(fix: ProjectionFix): Promise<boolean> {
-    const result = await this.db
-      .updateTable('app.runs')
-      .set({
-        status: fix.to,
-        next_action: fix.nextAction,
-        ...(fix.error ? { error: JSON.stringify(fix.error) } : {}),
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', fix.runId)
-      .where('status', '=', fix.from)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
   }
 
   async observe() {

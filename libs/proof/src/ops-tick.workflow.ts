@@ -1,7 +1,8 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable } from '@nestjs/common';
 import { DbosService, errorOf } from '#dbos';
-import { OpsTickRepository, type ProjectionFix } from './ops-tick.repository.js';
+import { type ProjectionFix, RunsRepository } from '#runs';
+import { OpsTickRepository } from './ops-tick.repository.js';
 
 export const OPS_TICK_SCHEDULE = Symbol('OPS_TICK_SCHEDULE');
 export const OPS_TICK_NAME = 'ops-tick';
@@ -10,7 +11,7 @@ const RECONCILE_BATCH = 500;
 /**
  * The scheduled tick: a database-backed DBOS schedule (every 30 s by default, missed ticks caught up
  * after downtime). Each firing has a deterministic workflow ID, so an interval is handled once.
- * ReconcileST brings run projections in line with DBOS (the truth); SnapshotST records what it saw.
+ * ReconcileST brings run projections (RunsRepository) in line with DBOS (the truth); SnapshotST records what it saw.
  */
 @Injectable()
 export class OpsTickWorkflow {
@@ -18,6 +19,7 @@ export class OpsTickWorkflow {
 
   constructor(
     private readonly repository: OpsTickRepository,
+    private readonly runs: RunsRepository,
     dbos: DbosService,
     @Inject(OPS_TICK_SCHEDULE) schedule: string,
   ) {
@@ -40,7 +42,7 @@ export class OpsTickWorkflow {
 
   /** Moves projections DBOS has finished (a crash, a timeout, a cancel by deadline) to the final state. */
   private async reconcile(): Promise<number> {
-    const runs = await this.repository.liveRuns(RECONCILE_BATCH);
+    const runs = await this.runs.unfinished(RECONCILE_BATCH);
     const truth = new Map((await this.repository.statuses(runs.map((r) => r.id))).map((s) => [s.workflow_uuid, s.status]));
     let fixed = 0;
     for (const run of runs) {
@@ -66,7 +68,7 @@ export class OpsTickWorkflow {
         default:
           break;
       }
-      if (fix && (await this.repository.apply(fix))) fixed++;
+      if (fix && (await this.runs.reconcile(fix))) fixed++;
     }
     return fixed;
   }

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RunsModule } from '#runs';
 import { HealthController } from './health.controller.js';
 import { OpsTickRepository } from './ops-tick.repository.js';
 import { OPS_TICK_SCHEDULE, OpsTickWorkflow } from './ops-tick.workflow.js';
@@ -14,6 +15,7 @@ export class ProofModule {
   static forRoot(options: ProofOptions): DynamicModule {
     return {
       module: ProofModule,
+      imports: [RunsModule],
       controllers: [HealthController],
       providers: [{ provide: OPS_TICK_SCHEDULE, useValue: options.tickSchedule }, OpsTickRepository, OpsTickWorkflow],
     };

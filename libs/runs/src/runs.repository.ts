@@ -1,26 +1,36 @@
 import { Injectable } from '@nestjs/common';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql, type Transaction } from 'kysely';
 import { canonicalJson, sha256 } from '#common';
 import type { Keyset } from '#contracts';
-import { Database, type NextAction, type RunStatus, type StepPhase } from '#db';
+import { type DB, Database, type NextAction, type RunStatus, type RunsTable, type ArtifactsTable, type StepPhase } from '#db';
 import { activeSpanIds, type StepSql } from '#dbos';
 
-export interface RunRow {
-  id: string;
-  intent_id: string;
-  idempotency_key: string | null;
-  lineage_root: string;
-  queue_name: string;
-  status: RunStatus;
-  last_step: string | null;
-  next_action: NextAction;
-  error: unknown;
-  forked_from: string | null;
-  trace_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-  created_key: string;
-}
+/** The columns of a run the API shows (all but created_by). */
+const RUN_COLUMNS = [
+  'id',
+  'intent_id',
+  'idempotency_key',
+  'lineage_root',
+  'queue_name',
+  'status',
+  'last_step',
+  'next_action',
+  'error',
+  'forked_from',
+  'trace_id',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** A run as read back: its columns, and created_at as the text a page cursor carries. */
+export type RunRow = Pick<Selectable<RunsTable>, (typeof RUN_COLUMNS)[number]> & { created_key: string };
+
+const MARK_COLUMNS = ['step_id', 'attempt', 'phase', 'started_at', 'finished_at'] as const;
+
+const ARTIFACT_COLUMNS = ['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'] as const;
+
+/** An artifact as the API shows it. */
+export type ArtifactRow = Pick<Selectable<ArtifactsTable>, (typeof ARTIFACT_COLUMNS)[number]>;
 
 export interface NewRun {
   id: string;
@@ -54,6 +64,34 @@ export interface StepRecord {
   readonly projection?: { status: RunStatus; nextAction: NextAction; error?: unknown };
 }
 
+/** A fork's run row, written with the OPS audit row of the fork that creates it. */
+export interface ForkedRun {
+  readonly id: string;
+  readonly forkedFrom: string;
+  readonly intentId: string;
+  readonly lineageRoot: string;
+  readonly queue: string;
+  /** The steps the fork reuses from the run it forks: each gets a `reused` mark. */
+  readonly reusedSteps: readonly string[];
+}
+
+/** An OPS audit row: the control action's canonical JSON, keyed by its action ID. */
+export interface OpsAuditRow {
+  readonly runId: string;
+  readonly actionId: string;
+  readonly body: string;
+  readonly at: string;
+}
+
+/** A projection the tick brings in line with DBOS: applied only if the run is still in `from`. */
+export interface ProjectionFix {
+  readonly runId: string;
+  readonly from: RunStatus;
+  readonly to: RunStatus;
+  readonly nextAction: NextAction;
+  readonly error?: { name: string; message: string };
+}
+
 /** A step replayed with a different artifact than the one it recorded: determinism is broken. */
 export class ReplayMismatchError extends Error {
   override readonly name = 'ReplayMismatchError';
@@ -61,21 +99,6 @@ export class ReplayMismatchError extends Error {
 
 const createdKeySql = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const createdKey = createdKeySql.as('created_key');
-const RUN_COLUMNS = [
-  'id',
-  'intent_id',
-  'idempotency_key',
-  'lineage_root',
-  'queue_name',
-  'status',
-  'last_step',
-  'next_action',
-  'error',
-  'forked_from',
-  'trace_id',
-  'created_at',
-  'updated_at',
-] as const;
 
 interface RecordStepParams {
   readonly runId: string;
@@ -150,6 +173,11 @@ function recordStepSql(p: RecordStepParams): CompiledQuery<{ mismatched: number[
   ]);
 }
 
+/**
+ * The run record: app.runs, its step marks (app.run_steps) and its artifacts (app.artifacts), OPS
+ * audit rows included. Every write to those tables is here; the planes call it (the control plane
+ * inside its own transaction, passed as `tx`).
+ */
 @Injectable()
 export class RunsRepository {
   constructor(private readonly db: Database) {}
@@ -200,31 +228,51 @@ export class RunsRepository {
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 
+  /** A run's step marks in the order they finished. */
   marks(runId: string) {
+    return this.marksOf(runId).select(MARK_COLUMNS).execute();
+  }
+
+  /** The same with each mark's output (the ops CLI's triage). */
+  marksWithOutput(runId: string) {
+    return this.marksOf(runId)
+      .select([...MARK_COLUMNS, 'output'])
+      .execute();
+  }
+
+  private marksOf(runId: string) {
+    return this.db.selectFrom('app.run_steps').where('run_id', '=', runId).orderBy('finished_at').orderBy('step_id').orderBy('attempt');
+  }
+
+  /** What the control plane shows of a run, and what a fork copies from it. */
+  summary(id: string) {
     return this.db
-      .selectFrom('app.run_steps')
-      .select(['step_id', 'attempt', 'phase', 'started_at', 'finished_at'])
-      .where('run_id', '=', runId)
-      .orderBy('finished_at')
-      .orderBy('step_id')
-      .orderBy('attempt')
+      .selectFrom('app.runs')
+      .select(['id', 'intent_id', 'status', 'next_action', 'last_step', 'forked_from', 'lineage_root', 'queue_name'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** A run's OPS audit rows, oldest first. */
+  opsHistory(id: string) {
+    return this.db
+      .selectFrom('app.artifacts')
+      .select(['action_id', 'inline', 'created_at'])
+      .where('run_id', '=', id)
+      .where('step_id', '=', 'OPS')
+      .orderBy('created_at')
+      .orderBy('id')
       .execute();
   }
 
   artifacts(runId: string) {
-    return this.db
-      .selectFrom('app.artifacts')
-      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
-      .where('run_id', '=', runId)
-      .where('step_id', '<>', 'OPS')
-      .orderBy('id')
-      .execute();
+    return this.db.selectFrom('app.artifacts').select(ARTIFACT_COLUMNS).where('run_id', '=', runId).where('step_id', '<>', 'OPS').orderBy('id').execute();
   }
 
   artifact(runId: string, artifactId: string) {
     return this.db
       .selectFrom('app.artifacts')
-      .select(['id', 'step_id', 'idx', 'kind', 'mime', 'sha256', 'inline', 'uri', 'created_at'])
+      .select(ARTIFACT_COLUMNS)
       .where('run_id', '=', runId)
       .where('id', '=', artifactId)
       .where('step_id', '<>', 'OPS')
@@ -324,5 +372,95 @@ export class RunsRepository {
       .where('id', '=', runId)
       .where('status', 'in', ['queued', 'running', 'waiting', 'failed'])
       .execute();
+  }
+
+  /** The OPS audit row of a control action; a replay of the same action writes nothing. */
+  async recordOpsAudit(tx: Transaction<DB>, audit: OpsAuditRow): Promise<void> {
+    await tx
+      .insertInto('app.artifacts')
+      .values({
+        run_id: audit.runId,
+        step_id: 'OPS',
+        idx: 0,
+        kind: 'json_diagnostic',
+        inline: audit.body,
+        sha256: sha256(audit.body),
+        action_id: audit.actionId,
+        created_at: audit.at,
+      })
+      .onConflict((oc) => oc.constraint('artifacts_unique').doNothing())
+      .execute();
+  }
+
+  /** A cancel's projection: canceled, RESUME, unless the run already finished. */
+  async markCanceled(tx: Transaction<DB>, runId: string): Promise<void> {
+    await tx
+      .updateTable('app.runs')
+      .set({ status: 'canceled', next_action: 'RESUME', updated_at: sql`now()` })
+      .where('id', '=', runId)
+      .where('status', 'not in', ['succeeded', 'failed'])
+      .execute();
+  }
+
+  /** A resume's projection: a canceled run is queued again. */
+  async markResumed(tx: Transaction<DB>, runId: string): Promise<void> {
+    await tx
+      .updateTable('app.runs')
+      .set({ status: 'queued', next_action: 'WAIT', updated_at: sql`now()` })
+      .where('id', '=', runId)
+      .where('status', '=', 'canceled')
+      .execute();
+  }
+
+  /** A fork's run row and the `reused` marks of the steps it reuses, created once. */
+  async createFork(tx: Transaction<DB>, fork: ForkedRun): Promise<void> {
+    await tx
+      .insertInto('app.runs')
+      .values({
+        id: fork.id,
+        intent_id: fork.intentId,
+        idempotency_key: null,
+        lineage_root: fork.lineageRoot,
+        queue_name: fork.queue,
+        status: 'queued',
+        next_action: 'WAIT',
+        forked_from: fork.forkedFrom,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    if (fork.reusedSteps.length > 0) {
+      await tx
+        .insertInto('app.run_steps')
+        .values(fork.reusedSteps.map((step) => ({ run_id: fork.id, step_id: step, attempt: 0, phase: 'reused' as const, output: null })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  }
+
+  /** Runs whose projection is not final, oldest first: the ones DBOS may have moved past. */
+  unfinished(limit: number) {
+    return this.db
+      .selectFrom('app.runs')
+      .select(['id', 'status'])
+      .where('status', 'in', ['queued', 'running', 'waiting'])
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Applies a fix only if the projection is still what the tick saw (no race with a step). */
+  async reconcile(fix: ProjectionFix): Promise<boolean> {
+    const result = await this.db
+      .updateTable('app.runs')
+      .set({
+        status: fix.to,
+        next_action: fix.nextAction,
+        ...(fix.error ? { error: JSON.stringify(fix.error) } : {}),
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', fix.runId)
+      .where('status', '=', fix.from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 }

@@ -1,0 +1,3 @@
+export * from './receipts.repository.js';
+export * from './runs.module.js';
+export * from './runs.repository.js';
