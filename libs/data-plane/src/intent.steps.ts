@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { StepSql } from '#dbos';
 import { RunsRepository } from '#runs';
 import { PermanentTaskError } from './connectors/connector.js';
-import type { IntentWorkflowInput } from './intent.workflow.js';
 import { intentPayload, IntentsRepository } from './intents.repository.js';
 import { applyConstraints, decide, type Decision, ExplicitTaskPlanner, type IntentPayload, type Patch, type Plan, type Planner } from './planner.js';
 
@@ -28,7 +27,7 @@ export class IntentSteps {
   ) {}
 
   /** CompileST: the intent's plan (its tasks and their keys, stable across a lineage). */
-  async compile(sql: StepSql, runId: string, input: Pick<IntentWorkflowInput, 'intentId' | 'lineageRoot'>): Promise<CompiledPlan> {
+  async compile(sql: StepSql, runId: string, input: { readonly intentId: string; readonly lineageRoot: string }): Promise<CompiledPlan> {
     const startedAt = new Date();
     // Immutable: an intent this process has seen is not read again (in split-roles, the worker reads it once).
     const intent = await this.intents.findCached(input.intentId, sql);
