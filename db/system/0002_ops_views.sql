@@ -3,9 +3,9 @@
 -- drops dbos and, by cascade, these views, and the next boot (or db:sys:reset itself) brings them back.
 --
 -- Rules for editing this file:
--- * applySystemSql splits it on a ';' at the end of a line and runs each piece on its own (no
---   transaction, so CREATE INDEX CONCURRENTLY works). Never end a line inside a statement with ';'
---   (function bodies keep theirs mid-line), and never end a comment line with one.
+-- * applySystemSql splits it on a ';' at the end of a line outside a dollar-quoted function body, and
+--   runs each piece on its own (no transaction, so CREATE INDEX CONCURRENTLY works). Never end a line
+--   inside a statement with ';' unless it is inside a $body$ … $body$.
 -- * CREATE OR REPLACE VIEW may only append columns. Every column below is cast to a fixed type so that
 --   a DBOS column type change cannot alter a view's shape behind our back. To rename, retype, reorder
 --   or remove a column, put `DROP VIEW IF EXISTS app.v_ops_…;` above that view's CREATE (grants on

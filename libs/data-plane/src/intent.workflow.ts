@@ -9,8 +9,8 @@ import {
   DbosService,
   errorOf,
   runAppStep,
+  runEffectStep,
   serviceMetrics,
-  timedStep,
   type TraceCarrier,
   withStepSpan,
 } from '#dbos';
@@ -106,14 +106,8 @@ export class IntentWorkflow {
         await withStepSpan('DBOS.sleep', () => cancellableSleep(decision.delayMs));
       }
       current = 'ExecuteST';
-      const report = await timedStep('ExecuteST', () =>
-        DBOS.runStep(() => this.executeStep.run(runId, plan, patch, decision), {
-          name: 'ExecuteST',
-          retriesAllowed: true,
-          maxAttempts: patch.maxAttempts,
-          ...EXECUTE_RETRY,
-          shouldRetry: isTransient,
-        }),
+      const report = await runEffectStep('ExecuteST', this.steps, { maxAttempts: patch.maxAttempts, ...EXECUTE_RETRY, shouldRetry: isTransient }, () =>
+        this.executeStep.run(runId, plan, patch, decision),
       );
       serviceMetrics()?.runFinished('succeeded', executionStart);
       this.logger.log(`${runId} succeeded: ${report.tasks.length} task(s), ${report.tasks.filter((t) => t.replayed).length} replayed`);

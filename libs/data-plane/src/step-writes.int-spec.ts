@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { ECHO_INTENT, runToEnd, stepMarks as marks } from '../../../test/support/runs.js';
+import { ECHO_INTENT, runToEnd, startRun, stepMarks as marks } from '../../../test/support/runs.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { RUN_ADMISSION } from './intent.workflow.js';
 import { ReplayMismatchError, RunsRepository } from '#runs';
@@ -36,6 +36,37 @@ describe('step writes, app and system schemas in one database (the default)', ()
     } finally {
       await sql`DROP TRIGGER refuse_apply_patch ON dbos.operation_outputs`.execute(t.db);
       await sql`DROP FUNCTION dbos.refuse_apply_patch()`.execute(t.db);
+    }
+  });
+
+  it('commit only while the execution owns the workflow: ownership lost before the checkpoint commits nothing of the step', async () => {
+    // ApplyPatchST's own statement hands the workflow to another owner in its transaction: the
+    // checkpoint sent with the COMMIT finds it owned by someone else, and the whole step rolls back.
+    await sql`
+      CREATE FUNCTION app.steal_at_apply_patch() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.step_id = 'ApplyPatchST' THEN
+          UPDATE dbos.workflow_status SET owner_xid = 'another-execution' WHERE workflow_uuid = NEW.run_id;
+        END IF;
+        RETURN NEW;
+      END $$`.execute(t.db);
+    await sql`CREATE TRIGGER steal_at_apply_patch BEFORE INSERT ON app.run_steps FOR EACH ROW EXECUTE FUNCTION app.steal_at_apply_patch()`.execute(t.db);
+    try {
+      const runId = await startRun(t, ECHO_INTENT.inputs.tasks);
+      const checkpoints = () =>
+        sql<{ function_name: string }>`SELECT function_name FROM dbos.operation_outputs WHERE workflow_uuid = ${runId} ORDER BY function_id`.execute(t.db);
+      await waitFor('CompileST checkpointed', async () => ((await checkpoints()).rows.length > 0 ? true : undefined));
+      // The execution stops (DBOS's DBOSWorkflowConflictError): no further step, no mark, no owner change.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await checkpoints()).rows.map((r) => r.function_name)).toEqual(['CompileST']);
+      expect(await marks(t, runId)).toEqual(['CompileST:completed']);
+      const status = await sql<{ status: string; owner_xid: string | null }>`
+        SELECT status, owner_xid FROM dbos.workflow_status WHERE workflow_uuid = ${runId}`.execute(t.db);
+      expect(status.rows[0]?.status).toBe('PENDING');
+      expect(status.rows[0]?.owner_xid).not.toBe('another-execution');
+    } finally {
+      await sql`DROP TRIGGER steal_at_apply_patch ON app.run_steps`.execute(t.db);
+      await sql`DROP FUNCTION app.steal_at_apply_patch()`.execute(t.db);
     }
   });
 

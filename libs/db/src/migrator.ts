@@ -20,6 +20,30 @@ export function systemSqlDir(): string {
 }
 
 /**
+ * The statements of a db/system file: split on a `;` that ends a line outside a dollar-quoted body
+ * (`$body$ … $body$`, so a PL/pgSQL function keeps its own), with whole-line `--` comments dropped.
+ */
+export function splitSqlStatements(text: string): string[] {
+  const statements: string[] = [];
+  let current: string[] = [];
+  let quote: string | undefined;
+  for (const line of text.split('\n')) {
+    for (const tag of line.match(/\$[A-Za-z_]*\$/g) ?? []) {
+      if (quote === undefined) quote = tag;
+      else if (tag === quote) quote = undefined;
+    }
+    if (quote === undefined && /^\s*--/.test(line)) continue;
+    current.push(line);
+    if (quote === undefined && /;\s*$/.test(line)) {
+      statements.push(current.join('\n').replace(/;\s*$/, '').trim());
+      current = [];
+    }
+  }
+  statements.push(current.join('\n').trim());
+  return statements.filter((statement) => statement.length > 0);
+}
+
+/**
  * Applies db/system/*.sql — indexes and views over the DBOS system schema — statement by statement
  * (so CREATE INDEX CONCURRENTLY works), under the migration lock. The files are idempotent and run at
  * every boot after DBOS has migrated its schema, so they come back after db:sys:reset.
@@ -33,11 +57,7 @@ export async function applySystemSql(systemDatabaseUrl: string, dir = systemSqlD
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     for (const file of files) {
-      const statements = readFileSync(join(dir, file), 'utf8')
-        .split(/;\s*$/m)
-        .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
-        .filter((statement) => statement.length > 0);
-      for (const statement of statements) {
+      for (const statement of splitSqlStatements(readFileSync(join(dir, file), 'utf8'))) {
         try {
           await client.query(statement);
         } catch (error) {

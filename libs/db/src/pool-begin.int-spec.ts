@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
-import { createPool } from './pool.js';
+import { createPool, sendTogether } from './pool.js';
 
 /** Counts the writes a pooled client makes to its socket while `body` runs. */
 async function writesDuring(client: pg.PoolClient, body: () => Promise<void>): Promise<number> {
@@ -90,6 +90,70 @@ describe.each([false, true])('a BEGIN sent ahead of its first statement (prepare
       expect(client.getTransactionStatus()).toBe('T');
       await client.query('ROLLBACK');
       expect(client.getTransactionStatus()).toBe('I');
+    } finally {
+      client.release();
+    }
+  });
+});
+
+describe.each([false, true])('statements sent together (prepare %s)', (prepare) => {
+  let database: TestDatabase;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    pool = createPool(database.url, { max: 1, name: 'send-together', prepare });
+    await pool.query('CREATE TABLE t (n integer PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await pool?.end().catch(() => undefined);
+    await database?.drop();
+  });
+
+  it('go out in one write and are answered one by one, in order', async () => {
+    const client = await pool.connect();
+    try {
+      let answers: number[] = [];
+      const writes = await writesDuring(client, async () => {
+        sendTogether(client);
+        const begun = client.query('BEGIN');
+        const inserted = client.query('INSERT INTO t VALUES ($1) RETURNING n', [1]);
+        const counted = client.query<{ n: number }>('SELECT count(*)::int AS n FROM t WHERE n = $1', [1]);
+        const committed = client.query('COMMIT');
+        await begun;
+        answers = [(await inserted).rowCount ?? -1, (await counted).rows[0]!.n];
+        expect((await committed).command).toBe('COMMIT');
+      });
+      expect(writes).toBe(1);
+      expect(answers).toEqual([1, 1]);
+      expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n).toBe(1);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('inside a transaction: an error stays with its statement, the ones after it fail, and the COMMIT rolls back', async () => {
+    const client = await pool.connect();
+    try {
+      sendTogether(client);
+      const begun = client.query('BEGIN');
+      const inserted = client.query('INSERT INTO t VALUES ($1)', [2]);
+      const duplicate = client.query('INSERT INTO t VALUES ($1)', [2]).then(
+        () => 'inserted',
+        (error: { code?: string }) => error.code,
+      );
+      const after = client.query('SELECT $1::int AS n', [3]).then(
+        () => 'answered',
+        (error: { code?: string }) => error.code,
+      );
+      const committed = client.query('COMMIT');
+      await begun;
+      await inserted;
+      expect(await duplicate).toBe('23505');
+      expect(await after).toBe('25P02');
+      expect((await committed).command).toBe('ROLLBACK');
+      expect(client.getTransactionStatus()).toBe('I');
+      expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM t WHERE n = 2')).rows[0]!.n).toBe(0);
     } finally {
       client.release();
     }

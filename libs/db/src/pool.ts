@@ -158,6 +158,21 @@ class ServiceClient extends pg.Client {
 }
 
 /**
+ * The statements the caller issues on `client` before its next await go out in one socket write (the
+ * socket is corked until the end of the current tick). With pipeline mode (every client of
+ * createPool) they are sent without waiting for each other's answers and still answered one by one,
+ * in order; each ends with its own Sync, so an error stays with its statement, and inside a
+ * transaction the statements after it fail and a COMMIT rolls back. Any other client sends them one
+ * after the other, with the same results.
+ */
+export function sendTogether(client: pg.ClientBase): void {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (!stream?.cork || !stream.uncork) return;
+  stream.cork();
+  process.nextTick(() => stream.uncork?.());
+}
+
+/**
  * A ServiceClient that runs every parameterised statement as a named prepared statement (the name
  * is a hash of its text): Postgres parses and analyses it once per connection instead of on every run.
  */

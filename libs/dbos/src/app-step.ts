@@ -1,7 +1,12 @@
-import { DBOS } from '@dbos-inc/dbos-sdk';
-import { runTransactionalInternalStep } from '@dbos-inc/dbos-sdk/internal/dbos';
+import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
+import { currentOwnerXid, functionIDGetIncrement, getCurrentContextStore, runInStepContext } from '@dbos-inc/dbos-sdk/internal/context';
+import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+import { serializeFunctionInputOutput, serializeResErrorWithSerializer } from '@dbos-inc/dbos-sdk/internal/serialization';
+import { withDbRetry } from '@dbos-inc/dbos-sdk/internal/system_database';
+import { sleepms } from '@dbos-inc/dbos-sdk/internal/utils';
 import type { CompiledQuery, QueryResult } from 'kysely';
 import type { PoolClient } from 'pg';
+import { sendTogether } from '#db';
 import { withStepSpan } from './dbos-telemetry.js';
 import { timedStep } from './service-metrics.js';
 
@@ -51,9 +56,9 @@ export interface AppStepOptions {
  * A DBOS step whose only effects are app-database statements (no external calls, no retries).
  *
  * - Shared database: one transaction holds the step's cancellation check, its checkpoint lookup,
- *   `body`'s statements and the checkpoint itself (DBOS 5.3's transactional step, the mechanism
- *   behind its own schedule operations). A crash before the commit leaves nothing; after it, the
- *   step replays from its checkpoint and `body` never runs again. One commit per step.
+ *   `body`'s statements and the checkpoint itself (checkpointedStep). A crash before the commit
+ *   leaves nothing; after it, the step replays from its checkpoint and `body` never runs again.
+ *   One commit per step.
  * - Separate system database: a plain `DBOS.runStep` and `body` runs on the app pool. `body` must
  *   then keep its writes to one statement keyed so that a replay writes nothing twice, since the
  *   checkpoint commits separately, after it.
@@ -63,10 +68,284 @@ export interface AppStepOptions {
  */
 export function runAppStep<T>(name: string, options: AppStepOptions, body: (sql: StepSql) => Promise<T>): Promise<T> {
   if (!options.sharedDatabase) return timedStep(name, () => DBOS.runStep(() => body(onPool(options.db)), { name }));
-  return withStepSpan(name, () =>
-    runTransactionalInternalStep(async (client) => {
-      if (!client) throw new Error(`${name} must run inside a workflow, outside any step`);
-      return body(onClient(client));
-    }, name),
+  if (!DBOS.isInWorkflow() || DBOS.isInStep()) throw new Error(`${name} must run inside a workflow, outside any step`);
+  // Reserved before any await, as every DBOS step call does: the step's place in the workflow.
+  const functionID = functionIDGetIncrement();
+  const workflowID = DBOS.workflowID ?? '';
+  return withStepSpan(name, () => checkpointedStep(workflowID, functionID, name, body));
+}
+
+/** The step's place: whether the workflow was cancelled, and its checkpoint if it has one (one row, always). */
+const STEP_STATE = `
+  SELECT ws.status, oo.function_name, oo.output, oo.error, oo.serialization, oo.child_workflow_id
+    FROM (SELECT $1::text AS workflow_uuid) AS k
+    LEFT JOIN dbos.workflow_status AS ws ON ws.workflow_uuid = k.workflow_uuid
+    LEFT JOIN dbos.operation_outputs AS oo ON oo.workflow_uuid = k.workflow_uuid AND oo.function_id = $2`;
+
+interface StepState {
+  status: string | null;
+  function_name: string | null;
+  output: string | null;
+  error: string | null;
+  serialization: string | null;
+  child_workflow_id: string | null;
+}
+
+/** db/system/0004_step_checkpoint.sql: ownership check and operation_outputs row, raising on either failure. */
+const RECORD_CHECKPOINT = 'SELECT app.record_step_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9)';
+
+/**
+ * DBOS 5.3's transactional step (`runTransactionalInternalStep`: the same checks, the same
+ * checkpoint row, the same errors) in two round trips instead of six. The statements of one
+ * transaction are sent together where nothing in between depends on an answer:
+ *
+ * 1. `BEGIN`, the step's state (cancelled? checkpointed?) and `body`'s first statement, in one
+ *    write. `body` runs before the state is known: when the step turns out to be checkpointed or
+ *    the workflow cancelled, its statements are rolled back and its outcome ignored, so it has the
+ *    effect DBOS gives it (none) and costs one round trip only on a replay.
+ * 2. The checkpoint and `COMMIT`, in one write. The checkpoint raises when this execution no longer
+ *    owns the workflow or another one recorded the step first (db/system/0004_step_checkpoint.sql),
+ *    and a COMMIT after an error rolls back, so `body`'s statements never commit without it.
+ *
+ * A failure of `body` is recorded as the step's outcome, as DBOS does, so a replay fails the same way.
+ */
+async function checkpointedStep<T>(workflowID: string, functionID: number, name: string, body: (sql: StepSql) => Promise<T>): Promise<T> {
+  const executor = DBOSExecutor.globalInstance;
+  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  const system = executor.systemDatabase;
+  const owner = currentOwnerXid(workflowID) ?? null;
+  const startedAt = Date.now();
+  let bodyError: { error: unknown } | undefined;
+  const attempt = async (): Promise<{ stored: StepState } | { fresh: T }> => {
+    bodyError = undefined;
+    const client = await system.connect();
+    let open = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      open = true;
+      const state = client.query<StepState>(STEP_STATE, [workflowID, functionID]);
+      const ran = settle(body(onClient(client)));
+      const [row] = (await state).rows;
+      const outcome = await ran;
+      if (row?.status === 'CANCELLED' || row?.function_name != null) {
+        open = false;
+        await client.query('ROLLBACK');
+        if (row.status === 'CANCELLED') throw new DBOSErrors.DBOSWorkflowCancelledError(workflowID);
+        return { stored: row };
+      }
+      if ('error' in outcome) {
+        bodyError = outcome;
+        throw outcome.error;
+      }
+      const output = await executor.serializer.stringify(outcome.value !== undefined ? outcome.value : null);
+      sendTogether(client);
+      const recorded = settle(
+        client.query(RECORD_CHECKPOINT, [workflowID, functionID, name, output, startedAt, Date.now(), null, owner, system.appName ?? null]),
+      );
+      const committed = client.query('COMMIT');
+      const checkpoint = await recorded;
+      open = false;
+      await committed;
+      if ('error' in checkpoint) throw checkpointError(checkpoint.error, workflowID, functionID);
+      return { fresh: outcome.value };
+    } catch (error) {
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  let result: { stored: StepState } | { fresh: T };
+  try {
+    result = await withDbRetry(attempt);
+  } catch (error) {
+    // The retries are over and the transaction rolled back: a failure of body's own is the step's outcome.
+    if (bodyError && error === bodyError.error) await system.recordOperationError(workflowID, functionID, name, startedAt, error);
+    throw error;
+  }
+  if ('fresh' in result) return result.fresh;
+  return (await stored(result.stored, workflowID, functionID, name)) as T;
+}
+
+/** A step's checkpoint as DBOS replays it: its recorded output, or its recorded error thrown. */
+async function stored(row: StepState, workflowID: string, functionID: number, name: string): Promise<unknown> {
+  if (row.function_name !== name) throw new DBOSErrors.DBOSUnexpectedStepError(workflowID, functionID, name, row.function_name ?? '?');
+  const executor = DBOSExecutor.globalInstance;
+  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  return DBOSExecutor.reviveResultOrError(
+    { output: row.output, error: row.error, serialization: row.serialization, childWorkflowID: row.child_workflow_id, functionName: row.function_name },
+    executor.serializer,
   );
+}
+
+function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** The checkpoint's refusals as the DBOS errors its own transactional step raises for them. */
+function checkpointError(error: unknown, workflowID: string, functionID: number): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'DO409') return new DBOSErrors.DBOSWorkflowConflictError(workflowID);
+  if (code === '23505') return new DBOSErrors.DBOSStepNondeterminismError(workflowID, functionID);
+  return error;
+}
+
+export interface EffectStepRetries {
+  readonly maxAttempts: number;
+  /** Seconds before the second attempt; multiplied by backoffRate after each (at most an hour). */
+  readonly intervalSeconds: number;
+  readonly backoffRate: number;
+  /** Whether an attempt's error is worth another attempt. */
+  readonly shouldRetry: (error: unknown) => boolean;
+}
+
+/** DBOS's cap on the interval between a step's attempts. */
+const MAX_RETRY_INTERVAL_SECONDS = 3600;
+
+/**
+ * A DBOS step with external effects and retries (ExecuteST): `DBOS.runStep` with `retriesAllowed`,
+ * the same semantics, in fewer round trips when the system schema shares the app database.
+ *
+ * DBOS 5.3's runStep reads the workflow's status three times and the step's checkpoint once before
+ * the first attempt (four round trips), then records the outcome in a transaction of three
+ * (`BEGIN` + ownership check, `INSERT`, `COMMIT`). Here: one read for both (cancelled? checkpointed?),
+ * the attempts as DBOS runs them (in DBOS's step context, so `DBOS.stepStatus` and its
+ * `cancelSignal` work; a cancel check before every attempt after the first; a cancelled workflow or
+ * lost ownership ends the step at once; backoff between attempts), and a success recorded with
+ * `BEGIN`, the checkpoint (ownership check included, db/system/0004_step_checkpoint.sql) and `COMMIT`
+ * in one write. A failure is recorded by DBOS itself, as runStep records it.
+ *
+ * With a separate system database, it is `DBOS.runStep`.
+ */
+export function runEffectStep<T>(name: string, options: AppStepOptions, retries: EffectStepRetries, fn: () => Promise<T>): Promise<T> {
+  if (!options.sharedDatabase) {
+    return timedStep(name, () => DBOS.runStep(fn, { name, retriesAllowed: true, ...retries }));
+  }
+  const context = getCurrentContextStore();
+  if (!context || !DBOS.isInWorkflow() || DBOS.isInStep()) throw new Error(`${name} must run inside a workflow, outside any step`);
+  // Reserved before any await, as every DBOS step call does: the step's place in the workflow.
+  const functionID = functionIDGetIncrement();
+  const workflowID = DBOS.workflowID ?? '';
+  // The workflow's context as it is now: each attempt runs in a step context made from it.
+  const workflowContext = { ...context };
+  return withStepSpan(name, () => effectStep(workflowID, functionID, workflowContext, name, retries, fn));
+}
+
+async function effectStep<T>(
+  workflowID: string,
+  functionID: number,
+  context: NonNullable<ReturnType<typeof getCurrentContextStore>>,
+  name: string,
+  retries: EffectStepRetries,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const executor = DBOSExecutor.globalInstance;
+  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  const system = executor.systemDatabase;
+  const owner = currentOwnerXid(workflowID) ?? null;
+  const startedAt = Date.now();
+  const row = await withDbRetry(async () => {
+    const client = await system.connect();
+    try {
+      return (await client.query<StepState>(STEP_STATE, [workflowID, functionID])).rows[0];
+    } finally {
+      client.release();
+    }
+  });
+  if (row?.status === 'CANCELLED') throw new DBOSErrors.DBOSWorkflowCancelledError(workflowID);
+  if (row?.function_name != null) return (await stored(row, workflowID, functionID, name)) as T;
+
+  let watch = system.watchForCancellation(workflowID);
+  const errors: Error[] = [];
+  let failure: Error | undefined;
+  let interval = Math.min(retries.intervalSeconds, MAX_RETRY_INTERVAL_SECONDS);
+  try {
+    for (let attempt = 1; attempt <= retries.maxAttempts; attempt++) {
+      if (attempt > 1) {
+        await system.checkIfCanceled(workflowID);
+        // Not cancelled now: a signal that fired reports a cancel since reversed by a resume.
+        if (watch.cancelled) {
+          watch.release();
+          watch = system.watchForCancellation(workflowID);
+        }
+      }
+      const current = watch;
+      let value: T;
+      try {
+        value = await runInStepContext(
+          context,
+          functionID,
+          { maxAttempts: retries.maxAttempts, currentAttempt: attempt, getCancelSignal: () => current.signal },
+          fn,
+        );
+      } catch (error) {
+        // An attempt that failed after the cancel signal fired ends the workflow, unless a resume reversed the cancel.
+        if (watch.cancelled) await system.checkIfCanceled(workflowID);
+        // Lost ownership: another execution owns the run; retrying would only run the step again here.
+        if (error instanceof DBOSErrors.DBOSWorkflowConflictError) throw error;
+        if (!retries.shouldRetry(error)) {
+          failure = error as Error;
+          break;
+        }
+        errors.push(error as Error);
+        if (attempt < retries.maxAttempts) {
+          // DBOS's own backoff wait between attempts (not a durable sleep, as in runStep).
+          await sleepms(interval * 1000);
+          interval = Math.min(interval * retries.backoffRate, MAX_RETRY_INTERVAL_SECONDS);
+        }
+        continue;
+      }
+      return await recordSuccess(workflowID, functionID, name, startedAt, owner, value);
+    }
+  } finally {
+    watch.release();
+  }
+  const error = failure ?? new DBOSErrors.DBOSMaxStepRetriesError(name, retries.maxAttempts, errors);
+  const serialized = await serializeResErrorWithSerializer(error, executor.serializer, executor.serializer.name());
+  await system.recordOperationResult(workflowID, functionID, name, true, startedAt, Date.now(), {
+    error: serialized.serializedValue,
+    serialization: serialized.serialization,
+  });
+  throw error;
+}
+
+/** The step's output recorded as its checkpoint (one write: BEGIN, checkpoint, COMMIT); returns it as a replay would. */
+async function recordSuccess<T>(workflowID: string, functionID: number, name: string, startedAt: number, owner: string | null, value: T): Promise<T> {
+  const executor = DBOSExecutor.globalInstance;
+  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  const system = executor.systemDatabase;
+  const output = await serializeFunctionInputOutput(value, [name, '<result>'], executor.serializer);
+  // One completion time for every retry of the write, so a retry after a commit whose answer was lost finds its own row.
+  const completedAt = Date.now();
+  await withDbRetry(async () => {
+    const client = await system.connect();
+    try {
+      sendTogether(client);
+      const begun = client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      const recorded = settle(
+        client.query(RECORD_CHECKPOINT, [
+          workflowID,
+          functionID,
+          name,
+          output.stringified,
+          startedAt,
+          completedAt,
+          output.sername,
+          owner,
+          system.appName ?? null,
+        ]),
+      );
+      const committed = client.query('COMMIT');
+      await begun;
+      const checkpoint = await recorded;
+      await committed;
+      if ('error' in checkpoint) throw checkpointError(checkpoint.error, workflowID, functionID);
+    } finally {
+      client.release();
+    }
+  });
+  return output.deserialized;
 }
