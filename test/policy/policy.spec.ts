@@ -166,6 +166,20 @@ describe('policy', () => {
       'libs/data-plane/src/runs.controller.ts',
     ]);
     expect(appCode.filter((f) => /@Controller\(\s*'api\//.test(f.text)).map((f) => f.file)).toEqual([]);
+    // The rule is written on each controller, where a reader looks, not hidden in a shared decorator.
+    for (const { file, text } of controllers) {
+      expect({
+        file,
+        guard: /^@UseGuards\(RolesGuard\)$/m.test(text),
+        roles: /^@Roles\('/m.test(text),
+        filter: /^@UseFilters\(LatticeExceptionFilter\)$/m.test(text),
+      }).toEqual({
+        file,
+        guard: true,
+        roles: true,
+        filter: true,
+      });
+    }
     for (const controller of [IntentsController, RunsController]) {
       expect({ controller: controller.name, ...planeOf(controller) }).toEqual({
         controller: controller.name,

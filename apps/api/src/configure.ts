@@ -11,6 +11,7 @@ import {
   strictValidationPipe,
   verifyJsonBody,
 } from '#common';
+import { HttpMetricsMiddleware } from './telemetry.module.js';
 
 export function nestLogLevels(level: LogLevel): NestLogLevel[] {
   const order: NestLogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -48,6 +49,9 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 
 /** Everything an app needs beyond its modules; shared by main.ts and the tests. */
 export function configureApp(app: NestExpressApplication, config: Pick<AppConfig, 'bodyLimit'>): OpenAPIObject {
+  // Request metrics first: every answer is measured, also the ones authentication or the body parser gives.
+  const httpMetrics = app.get(HttpMetricsMiddleware);
+  app.use(httpMetrics.use.bind(httpMetrics));
   // Authentication before the body parser: a bad token is a 401 whatever the body. The role rule is
   // each controller's RolesGuard + @Roles.
   const tokens = app.get(TokenRegistry);

@@ -6,7 +6,6 @@ import {
   Get,
   Inject,
   Injectable,
-  type MiddlewareConsumer,
   Module,
   type NestMiddleware,
   NotFoundException,
@@ -23,9 +22,16 @@ const PROMETHEUS = Symbol('PROMETHEUS');
 
 /** The control actions (POST /api/ops/wf/:id/<op>), counted by op and by the HTTP outcome. */
 const ACTION_ROUTE = /^\/api\/ops\/wf\/:id\/(cancel|resume|fork)$/;
+/** The same action as a raw path, for a request refused before routing (a 401, a body the parser refused). */
+const ACTION_PATH = /^\/api\/ops\/wf\/[^/]+\/(cancel|resume|fork)\/?$/;
 const ACTION_OUTCOME: Record<number, string> = { 202: 'accepted', 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict' };
 
-/** http.server.request.duration per request, and durable_ops.control.actions per control action. */
+/**
+ * http.server.request.duration per request, and durable_ops.control.actions per control action.
+ * Installed by configureApp as the first middleware (app.use), ahead of authentication and the body
+ * parser, so a request refused there (401, malformed JSON) is measured too; its route is
+ * `unmatched`, as no route template was reached.
+ */
 @Injectable()
 export class HttpMetricsMiddleware implements NestMiddleware {
   constructor(private readonly metrics: ServiceMetrics) {}
@@ -33,14 +39,15 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const start = performance.now();
     res.once('close', () => {
-      const route = routeOf(req) ?? 'unmatched';
+      const route = routeOf(req);
       const status = res.statusCode;
       this.metrics.http.record((performance.now() - start) / 1000, {
-        'http.route': route,
+        'http.route': route ?? 'unmatched',
         'http.request.method': req.method,
         'http.response.status_code': status,
       });
-      const op = req.method === 'POST' ? ACTION_ROUTE.exec(route)?.[1] : undefined;
+      if (req.method !== 'POST') return;
+      const op = route !== undefined ? ACTION_ROUTE.exec(route)?.[1] : ACTION_PATH.exec(req.originalUrl.split('?')[0] ?? '')?.[1];
       if (op) this.metrics.controlAction(op, ACTION_OUTCOME[status] ?? (status >= 500 ? 'error' : `http_${status}`));
     });
     next();
@@ -84,7 +91,8 @@ export async function loadNestOtel(): Promise<NestOtel> {
 
 /**
  * The service's telemetry in Nest: nestjs-otel's module, the service's instruments
- * (ServiceMetrics, global so the planes can use them), request metrics and GET /metrics.
+ * (ServiceMetrics, global so the planes can use them), request metrics (HttpMetricsMiddleware, which
+ * configureApp installs) and GET /metrics.
  */
 @Global()
 @Module({})
@@ -100,11 +108,7 @@ export class TelemetryModule {
         ServiceMetrics,
         HttpMetricsMiddleware,
       ],
-      exports: [ServiceMetrics],
+      exports: [ServiceMetrics, HttpMetricsMiddleware],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*');
   }
 }

@@ -1,8 +1,5 @@
-import { Controller, UseFilters, UseGuards, applyDecorators } from '@nestjs/common';
+import { Controller, applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { Roles, RolesGuard } from './auth.js';
-import type { TokenRole } from './config.js';
-import { LatticeExceptionFilter } from './exception.filter.js';
 
 export interface ApiControllerOptions {
   /** The controller's path, e.g. `api/runs`. */
@@ -11,8 +8,6 @@ export interface ApiControllerOptions {
   readonly tag: string;
   /** The Swagger security scheme whose Authorize box fills its bearer token (`client` or `ops`). */
   readonly scheme: 'client' | 'ops';
-  /** The roles every route admits unless the route declares its own @Roles. */
-  readonly roles: readonly TokenRole[];
   /** When a 401 is answered, as Swagger shows it. */
   readonly unauthorized: string;
   /** When a 403 is answered for every route, as Swagger shows it (routes may add their own). */
@@ -20,9 +15,11 @@ export interface ApiControllerOptions {
 }
 
 /**
- * A controller of either plane: RolesGuard with the plane's roles (a route without a role fails
- * closed), the 400/401/403/404/409 lattice of LatticeExceptionFilter, and the plane's Swagger tag and
- * bearer scheme. Every controller under /api is one of these; the policy test checks the metadata.
+ * A controller of either plane, as Swagger shows it: its tag, bearer scheme and 401/403 answers.
+ * Who may call it and how errors answer are written on the controller itself, where a reader looks:
+ * `@UseGuards(RolesGuard)` with `@Roles(...)` (a route without a role fails closed) and
+ * `@UseFilters(LatticeExceptionFilter)`. Every controller under /api is one of these; the policy
+ * test checks each one's guard, roles and filter, in its metadata and in its source.
  */
 export function ApiController(options: ApiControllerOptions): ClassDecorator {
   return applyDecorators(
@@ -30,9 +27,6 @@ export function ApiController(options: ApiControllerOptions): ClassDecorator {
     ApiBearerAuth(options.scheme),
     ApiUnauthorizedResponse({ description: options.unauthorized }),
     ...(options.forbidden ? [ApiForbiddenResponse({ description: options.forbidden })] : []),
-    UseGuards(RolesGuard),
-    Roles(...options.roles),
-    UseFilters(LatticeExceptionFilter),
     Controller(options.path),
   );
 }

@@ -1,4 +1,4 @@
-import { Body, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Get, HttpCode, HttpStatus, Param, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -19,7 +19,7 @@ import {
   WorkflowPage,
   WorkflowSteps,
 } from '#contracts';
-import { ApiController, type AuthPrincipal, CurrentPrincipal, Roles } from '#common';
+import { ApiController, type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, Roles, RolesGuard } from '#common';
 import { AuditedAction, type OpsPrincipal } from './ops-auth.js';
 import { OpsService } from './ops.service.js';
 import { WorkflowIdPipe } from './workflow-id.pipe.js';
@@ -30,7 +30,10 @@ import { WorkflowIdPipe } from './workflow-id.pipe.js';
  * change is an @AuditedAction (checked at boot and by the policy test); domain errors become the
  * 400/401/403/404/409 lattice in LatticeExceptionFilter.
  */
-@ApiController({ path: 'api/ops/wf', tag: 'ops', scheme: 'ops', roles: ['viewer', 'operator'], unauthorized: 'no or invalid bearer token' })
+@ApiController({ path: 'api/ops/wf', tag: 'ops', scheme: 'ops', unauthorized: 'no or invalid bearer token' })
+@UseGuards(RolesGuard)
+@Roles('viewer', 'operator')
+@UseFilters(LatticeExceptionFilter)
 @ApiBadRequestResponse({ description: 'validation failed (details); nothing changed' })
 export class OpsController {
   constructor(private readonly ops: OpsService) {}

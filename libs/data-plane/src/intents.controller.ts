@@ -1,12 +1,15 @@
-import { Body, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { type AuthPrincipal, CurrentPrincipal, PathIdPipe } from '#common';
+import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { CreateIntentRequest, IntentCreated, IntentPage, IntentView, ListIntentsQuery } from '#contracts';
 import { DataPlaneController } from './data-plane-controller.js';
 import { IntentsService } from './intents.service.js';
 
 @DataPlaneController('api/intents', 'intents')
+@UseGuards(RolesGuard)
+@Roles('client')
+@UseFilters(LatticeExceptionFilter)
 export class IntentsController {
   constructor(private readonly intents: IntentsService) {}
 

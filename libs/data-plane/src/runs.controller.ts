@@ -1,12 +1,15 @@
-import { Body, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { type AuthPrincipal, CurrentPrincipal, PathIdPipe } from '#common';
+import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
 import { DataPlaneController } from './data-plane-controller.js';
 import { RunsService } from './runs.service.js';
 
 @DataPlaneController('api/runs', 'runs')
+@UseGuards(RolesGuard)
+@Roles('client')
+@UseFilters(LatticeExceptionFilter)
 export class RunsController {
   constructor(private readonly runs: RunsService) {}
 
