@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { closeAgent, deepBody, hostileId, illFormedBody, inBatches, isoVariants, nastyText, rawRequest } from '../../../test/support/hostile.js';
+import { charsetBody, closeAgent, deepBody, hostileId, illFormedBody, inBatches, isoVariants, nastyText, rawRequest } from '../../../test/support/hostile.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const CLIENT = 'hostile-client-token-0001';
@@ -101,6 +101,7 @@ describe('hostile input across every route (fixed seed)', () => {
     { weight: 2, arbitrary: actionBody },
     { weight: 2, arbitrary: deepBody },
     { weight: 2, arbitrary: illFormedBody },
+    { weight: 2, arbitrary: charsetBody },
     { weight: 1, arbitrary: fc.json({ maxDepth: 4 }) },
     { weight: 1, arbitrary: fc.constantFrom('{"goal":', 'null', '[]', '1e999', '{"__proto__":{"x":1}}', '') },
   );
@@ -124,10 +125,16 @@ describe('hostile input across every route (fixed seed)', () => {
       const path =
         template.replace(':id', () => ids.get(sample.id) ?? sample.id).replace(':aid', () => ids.get(sample.aid) ?? sample.aid) +
         (search && method === 'GET' ? `?${search}` : '');
-      const raw = typeof sample.body === 'string' ? sample.body.replace('"INTENT_ID"', JSON.stringify(intentId)) : sample.body;
+      const raw =
+        typeof sample.body === 'string'
+          ? sample.body.replace('"INTENT_ID"', JSON.stringify(intentId))
+          : Buffer.isBuffer(sample.body)
+            ? sample.body
+            : sample.body.bytes;
+      const contentType = typeof sample.body === 'object' && 'contentType' in sample.body ? sample.body.contentType : undefined;
       const res = await rawRequest(t.baseUrl, method, path, method === 'POST' ? raw : undefined, {
         ...sample.auth,
-        ...(method === 'POST' ? { 'content-type': sample.json ? 'application/json' : 'text/plain' } : {}),
+        ...(method === 'POST' ? { 'content-type': contentType ?? (sample.json ? 'application/json' : 'text/plain') } : {}),
       });
       counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
       const problems: string[] = [];

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { nested, rawRequest, closeAgent } from '../../../test/support/hostile.js';
+import { nested, rawRequest, closeAgent, utf7 } from '../../../test/support/hostile.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const CLIENT = 'security-client-token-001';
@@ -14,6 +14,8 @@ const intent = (goal: string, extra: Record<string, unknown> = {}) => ({
   constraints: {},
 });
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
+/** An intent's JSON text with `value` (JSON text) as its one task's argument. */
+const intentJson = (value: string) => `{"goal":"g","inputs":{"tasks":[{"connector":"echo","args":{"v":${value}}}]},"constraints":{}}`;
 
 describe('security: a closed data plane, guarded roles, refusals that change nothing', () => {
   let t: TestApp;
@@ -165,6 +167,21 @@ describe('security: a closed data plane, guarded roles, refusals that change not
     const deep = await rawRequest(t.baseUrl, 'POST', '/api/intents', nested(100_000), { 'content-type': 'application/json', ...as(CLIENT) });
     expect(deep.status).toBe(400);
     expect(deep.text).toContain('nested deeper than 64 levels');
+    // body-parser decodes any utf-* charset: in UTF-7 the brackets are base64 the depth scan cannot see,
+    // and UTF-16 can carry lone surrogates past the UTF-8 check. Both are refused on the raw bytes.
+    for (const [charset, body] of [
+      ['utf-7', utf7(nested(3_000))],
+      ['utf-7', utf7(intentJson(nested(3_000, '{"a":', '}').replace(/\}+$/, (m) => `1${m}`)))],
+      ['utf-16le', Buffer.from(intentJson('"\\ud800"'), 'utf16le')],
+      ['UTF-16', Buffer.from(`\ufeff${intentJson('1')}`, 'utf16le')],
+    ] as const) {
+      const res = await rawRequest(t.baseUrl, 'POST', '/api/intents', body, { 'content-type': `application/json; charset=${charset}`, ...as(CLIENT) });
+      expect({ charset, status: res.status, text: res.text }).toEqual({
+        charset,
+        status: 400,
+        text: '{"error":"validation","details":[{"path":"","message":"the body must be UTF-8 (no charset, or charset=utf-8)"}]}',
+      });
+    }
   });
 
   it('echoes no unbounded or raw ID in a 404', async () => {
