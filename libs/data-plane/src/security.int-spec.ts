@@ -192,6 +192,22 @@ describe('security: a closed data plane, guarded roles, refusals that change not
     expect((await rawRequest(t.baseUrl, 'GET', `/api/runs/${id}`, undefined, as(CLIENT))).status).toBe(400);
   });
 
+  it('refuses an intent whose stored JSON would not fit one response (1e20 is served as 21 digits; a body at the limit)', async () => {
+    const before = await counts();
+    const numbers = `{"goal":"amplified","inputs":{"tasks":[{"connector":"echo","args":{"value":[${Array(190_000).fill('1e20').join(',')}]}}]},"constraints":{}}`;
+    const atLimit = (blob: string) => JSON.stringify(intent('at the limit', { data: { blob } }));
+    const largest = atLimit('z'.repeat(1024 * 1024 - 1 - Buffer.byteLength(atLimit(''))));
+    for (const body of [numbers, largest]) {
+      expect(Buffer.byteLength(body)).toBeLessThan(1024 * 1024);
+      const res = await rawRequest(t.baseUrl, 'POST', '/api/intents', body, { 'content-type': 'application/json', ...as(CLIENT) });
+      expect({ status: res.status, message: JSON.parse(res.text).details?.[0]?.message }).toEqual({
+        status: 400,
+        message: expect.stringMatching(/^the intent is \d+ bytes as stored JSON .*; at most 1044480, so that GET \/api\/intents\/:id fits one response$/),
+      });
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('lists intents as summaries (no payload), and reads the full intent by its own route', async () => {
     const long = 'g'.repeat(1500);
     const created = await t.request('POST', '/api/intents', intent(long, { data: { blob: 'z'.repeat(50_000) } }), as(CLIENT));
