@@ -1,5 +1,5 @@
 import { Controller, UseFilters, UseGuards, applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { Roles, RolesGuard } from './auth.js';
 import type { TokenRole } from './config.js';
 import { LatticeExceptionFilter } from './exception.filter.js';
@@ -13,6 +13,8 @@ export interface ApiControllerOptions {
   readonly scheme: 'client' | 'ops';
   /** The roles every route admits unless the route declares its own @Roles. */
   readonly roles: readonly TokenRole[];
+  /** When a 400 is answered on every route (path IDs, queries and bodies are all checked), as Swagger shows it. */
+  readonly badRequest: string;
   /** When a 401 is answered, as Swagger shows it. */
   readonly unauthorized: string;
   /** When a 403 is answered for every route, as Swagger shows it (routes may add their own). */
@@ -28,6 +30,7 @@ export function ApiController(options: ApiControllerOptions): ClassDecorator {
   return applyDecorators(
     ApiTags(options.tag),
     ApiBearerAuth(options.scheme),
+    ApiBadRequestResponse({ description: options.badRequest }),
     ApiUnauthorizedResponse({ description: options.unauthorized }),
     ...(options.forbidden ? [ApiForbiddenResponse({ description: options.forbidden })] : []),
     UseGuards(RolesGuard),
