@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { ValidationFailed } from './errors.js';
 
 /** Deepest JSON nesting (objects and arrays) a body may have; contracts need far less. */
 export const MAX_JSON_DEPTH = 64;
@@ -52,3 +53,22 @@ export function verifyJsonBody(_request: IncomingMessage, _response: unknown, bo
 
 /** The most any one response carries: list pages are summaries and large bodies are left out of them. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * Middleware: a query string whose percent-escapes do not decode to well-formed UTF-8 (`%ED%A0%80`, a
+ * lone surrogate; `%FF`; a bare `%`) is a 400. Express's query parser would turn each into U+FFFD, so
+ * two different filters would become one.
+ */
+export function verifyQueryString(request: IncomingMessage, _response: unknown, next: (error?: unknown) => void): void {
+  const url = request.url ?? '';
+  const start = url.indexOf('?');
+  if (start >= 0) {
+    try {
+      decodeURIComponent(url.slice(start + 1));
+    } catch {
+      next(new ValidationFailed([{ path: 'query', message: 'the query string is not well-formed percent-encoded UTF-8' }]));
+      return;
+    }
+  }
+  next();
+}

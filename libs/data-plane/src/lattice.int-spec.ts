@@ -9,6 +9,12 @@ const VIEWER = 'hostile-viewer-token-0001';
 const ALLOWED = 'http://127.0.0.1:9/allowed-prefix-secret-path/';
 const LATTICE = new Set([200, 201, 202, 400, 401, 403, 404, 409]);
 const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Percent-encodes a query value, lone surrogates included (as the ill-formed UTF-8 bytes ED A0 80 / ED B0 80). */
+const encodeQuery = (value: string): string =>
+  value
+    .split(/(\p{Cs})/u)
+    .map((part) => (/^\p{Cs}$/u.test(part) ? (part.charCodeAt(0) < 0xdc00 ? '%ED%A0%80' : '%ED%B0%80') : encodeURIComponent(part)))
+    .join('');
 /** Fixed: the same 10,000 requests every run, so a failure reproduces. */
 const SEED = 20_261_202;
 const REQUESTS = 10_000;
@@ -142,7 +148,7 @@ describe('hostile input across every route (fixed seed)', () => {
     await inBatches(samples, 8, async (sample) => {
       const [method, template] = sample.route;
       const headers = sample.auth === 'ROUTE' ? { authorization: `Bearer ${template.startsWith('/api/ops') ? OPERATOR : CLIENT}` } : sample.auth;
-      const search = sample.query.map(([k, v]) => `${k}=${encodeURIComponent(v.replace(/\p{Cs}/gu, '\ufffd'))}`).join('&');
+      const search = sample.query.map(([k, v]) => `${k}=${encodeQuery(v)}`).join('&');
       const path =
         template.replace(':id', () => ids.get(sample.id) ?? sample.id).replace(':aid', () => ids.get(sample.aid) ?? sample.aid) +
         (search && method === 'GET' ? `?${search}` : '');

@@ -184,6 +184,26 @@ describe('security: a closed data plane, guarded roles, refusals that change not
     }
   });
 
+  it('refuses a query string that is not well-formed percent-encoded UTF-8 (no value collapses into U+FFFD)', async () => {
+    for (const [path, token] of [
+      ['/api/runs?intentId=%ED%A0%80', CLIENT],
+      ['/api/runs?intentId=%ED%B0%80', CLIENT],
+      ['/api/intents?cursor=%FF', CLIENT],
+      ['/api/runs?status=running%', CLIENT],
+      ['/api/ops/wf?name=%C0%80', VIEWER],
+      ['/api/ops/wf?queue=a%E2%80', VIEWER],
+    ] as const) {
+      const res = await rawRequest(t.baseUrl, 'GET', path, undefined, as(token));
+      expect({ path, status: res.status, text: res.text }).toEqual({
+        path,
+        status: 400,
+        text: '{"error":"validation","details":[{"path":"query","message":"the query string is not well-formed percent-encoded UTF-8"}]}',
+      });
+    }
+    expect((await rawRequest(t.baseUrl, 'GET', '/api/ops/wf?name=%C3%A9%F0%9F%91%8D%20x', undefined, as(VIEWER))).status).toBe(200);
+    expect((await rawRequest(t.baseUrl, 'GET', '/api/runs?intentId=%ED%A0%80', undefined, {})).status).toBe(401);
+  });
+
   it('echoes no unbounded or raw ID in a 404', async () => {
     const id = `${'x'.repeat(150)}%E2%80%AE`;
     const res = await rawRequest(t.baseUrl, 'GET', `/api/runs/${'y'.repeat(120)}`, undefined, as(CLIENT));
