@@ -12,14 +12,14 @@ import { waitFor } from '../test/support/wait.js';
 import { freePort, runScript, type ScriptResult, startService, type ServiceProcess } from '../tools/harness/index.js';
 
 /**
- * Who traces each step: the three app steps run as transactional steps (runAppStep), which DBOS does
- * not trace, so they carry the service's own span; ExecuteST is a DBOS.runStep and DBOS's span.
+ * Who traces each step: all four run through libs/dbos/src/app-step.ts (runAppStep, runEffectStep),
+ * not DBOS.runStep, which DBOS would trace, so each carries the service's own span.
  */
 const STEP_SCOPE: Record<(typeof PIPELINE_STEP_NAMES)[number], string> = {
   CompileST: 'durable-ops',
   ApplyPatchST: 'durable-ops',
   DecideST: 'durable-ops',
-  ExecuteST: 'dbos-tracer',
+  ExecuteST: 'durable-ops',
 };
 
 /**

@@ -10,19 +10,19 @@ import { startService, type ServiceProcess } from '../tools/harness/index.js';
 const UI_TIMEOUT = 30_000;
 
 /** The Swagger UI block of one operation, by tag and Nest's operationId. */
-function operation(page: Page, operationId: string): Locator {
-  return page.locator(`#operations-ops-${operationId}`);
+function operation(page: Page, operationId: string, tag = 'ops'): Locator {
+  return page.locator(`#operations-${tag}-${operationId}`);
 }
 
 /**
- * The top-level "Authorize" dialog: in the `ops` scheme's box (the data plane has its own, `client`),
- * log out whatever is set, apply `token`, close.
+ * The top-level "Authorize" dialog: in one scheme's box (`ops` for the control plane, `client` for
+ * the data plane), log out whatever is set, apply `token`, close.
  */
-async function authorize(page: Page, token: string): Promise<void> {
+async function authorize(page: Page, token: string, schemeName: 'ops' | 'client' = 'ops'): Promise<void> {
   await page.locator('.scheme-container button.authorize').click();
   const modal = page.locator('.dialog-ux .modal-ux');
   await modal.waitFor({ state: 'visible' });
-  const scheme = modal.locator('.auth-container').filter({ has: page.locator('h4', { hasText: /^\s*ops\b/ }) });
+  const scheme = modal.locator('.auth-container').filter({ has: page.locator('h4', { hasText: new RegExp(`^\\s*${schemeName}\\b`) }) });
   const logout = scheme.getByRole('button', { name: 'Remove authorization' });
   if (await logout.isVisible()) await logout.click();
   await scheme.locator('input[aria-label="auth-bearer-value"]').fill(token);
@@ -70,6 +70,8 @@ async function execute(block: Locator, status: number): Promise<string> {
 describe('Swagger UI in Chromium', () => {
   const operatorToken = `op_${randomBytes(16).toString('hex')}`;
   const viewerToken = `view_${randomBytes(16).toString('hex')}`;
+  const clientToken = `app_${randomBytes(16).toString('hex')}`;
+  let intentId: string;
   let browser: Browser | undefined;
   let executablePath = '';
   let database: TestDatabase | undefined;
@@ -82,14 +84,22 @@ describe('Swagger UI in Chromium', () => {
     service = await startService('swagger-ui', {
       DATABASE_URL: database.url,
       OPS_API_TOKENS: `alice:operator:${operatorToken},victor:viewer:${viewerToken}`,
+      API_TOKENS: `app:client:${clientToken}`,
     });
-    const intent = await service.request('POST', '/api/intents', {
-      goal: 'ui',
-      inputs: { tasks: [{ connector: 'echo', args: { value: 1 } }] },
-      constraints: {},
-    });
+    const asClient = { authorization: `Bearer ${clientToken}` };
+    const intent = await service.request(
+      'POST',
+      '/api/intents',
+      {
+        goal: 'ui',
+        inputs: { tasks: [{ connector: 'echo', args: { value: 1 } }] },
+        constraints: {},
+      },
+      asClient,
+    );
     expect(intent.status).toBe(201);
-    const run = await service.request('POST', '/api/runs', { intentId: intent.body.intentId });
+    intentId = intent.body.intentId as string;
+    const run = await service.request('POST', '/api/runs', { intentId }, asClient);
     expect(run.status).toBe(202);
     runId = run.body.runId as string;
     expect(runId).toEqual(expect.any(String));
@@ -178,6 +188,43 @@ describe('Swagger UI in Chromium', () => {
     const detail = await service!.request('GET', `/api/ops/wf/${runId}`, undefined, { authorization: `Bearer ${viewerToken}` });
     expect(detail.status).toBe(200);
     expect(JSON.stringify(detail.body)).not.toContain('viewer cannot');
+
+    expect(blocked).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+  it("fills the data plane's own scheme (client): its routes answer 401, then 200 once authorized, and a client token is 403 on the control plane", async () => {
+    const { context, blocked } = await loopbackContext(browser!);
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const requests: { path: string; authorization: string | undefined }[] = [];
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.startsWith('/api/intents') || path.startsWith('/api/ops/')) requests.push({ path, authorization: request.headers()['authorization'] });
+    });
+    await page.goto(`${service!.baseUrl}/api/docs`, { waitUntil: 'load' });
+    await page.locator('.scheme-container button.authorize').waitFor({ state: 'visible' });
+
+    const list = operation(page, 'IntentsController_list', 'intents');
+    await list.waitFor({ state: 'visible' });
+    await tryItOut(list);
+    expect(await execute(list, 401)).toContain('"unauthorized"');
+    expect(requests.at(-1)).toEqual({ path: '/api/intents', authorization: undefined });
+
+    await authorize(page, clientToken, 'client');
+    const listed = await execute(list, 200);
+    expect(listed).toContain(intentId);
+    expect(requests.at(-1)).toEqual({ path: '/api/intents', authorization: `Bearer ${clientToken}` });
+
+    // The client box fills the data plane only: the control plane still gets no token, then a client
+    // token in the ops box is refused as the wrong plane (403, documented).
+    const ops = operation(page, 'OpsController_list');
+    await tryItOut(ops);
+    expect(await execute(ops, 401)).toContain('"unauthorized"');
+    expect(requests.at(-1)).toEqual({ path: '/api/ops/wf', authorization: undefined });
+    await authorize(page, clientToken, 'ops');
+    expect(await execute(ops, 403)).toContain('"forbidden"');
 
     expect(blocked).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -96,6 +96,42 @@ export const deepBody = fc.oneof(
   ),
 );
 
+/** `text` in UTF-7 as one base64 run: every character, `[` and `{` included, is hidden from a byte scan. */
+export function utf7(text: string): string {
+  return `+${Buffer.from(text, 'utf16le').swap16().toString('base64').replace(/=+$/, '')}-`;
+}
+
+/**
+ * A body with its own Content-Type charset: UTF-7 and UTF-16 bodies (body-parser would decode any
+ * utf-* charset) nested deep or carrying lone surrogates, and charsets body-parser refuses itself.
+ */
+export interface CharsetBody {
+  readonly bytes: Buffer;
+  readonly contentType: string;
+}
+export const charsetBody: fc.Arbitrary<CharsetBody> = fc
+  .tuple(
+    fc.constantFrom(
+      nested(3_000),
+      nested(100_000),
+      nested(3_000, '{"a":', '}').replace(/\}+$/, (m) => `1${m}`),
+      '{"goal":"\\ud800","inputs":{"tasks":[{"connector":"echo","args":{"v":1}}]},"constraints":{}}',
+      '{"intentId":"it_00000000000000000000000000000000","idempotencyKey":"\\udc00"}',
+      '{"actor":"a","reason":"r"}',
+    ),
+    fc.constantFrom('utf-7', 'UTF-7', 'utf-16le', 'utf-16be', 'utf-16', 'utf-32', 'koi8-r', 'latin1', 'utf-8', ''),
+  )
+  .map(([text, charset]) => {
+    const bytes = /^utf-7$/i.test(charset)
+      ? Buffer.from(utf7(text))
+      : /^utf-16(le)?$/i.test(charset)
+        ? Buffer.from(text, 'utf16le')
+        : charset === 'utf-16be'
+          ? Buffer.from(text, 'utf16le').swap16()
+          : Buffer.from(text);
+    return { bytes, contentType: `application/json${charset ? `; charset=${charset}` : ''}` };
+  });
+
 /** Bodies whose bytes are not well-formed UTF-8, or whose JSON escapes make lone surrogates. */
 export const illFormedBody = fc.oneof(
   fc.constantFrom(

@@ -10,6 +10,7 @@ import {
   packageVersion,
   strictValidationPipe,
   verifyJsonBody,
+  verifyQueryString,
 } from '#common';
 import { HttpMetricsMiddleware } from './telemetry.module.js';
 
@@ -57,6 +58,7 @@ export function configureApp(app: NestExpressApplication, config: Pick<AppConfig
   const tokens = app.get(TokenRegistry);
   app.use('/api/ops', authMiddleware(tokens, ['viewer', 'operator']));
   app.use(['/api/intents', '/api/runs'], authMiddleware(tokens, ['client']));
+  app.use(['/api/ops', '/api/intents', '/api/runs'], verifyQueryString);
   // The raw body is checked (nesting depth, UTF-8) before JSON.parse and any recursive transform.
   // Nest's typing omits `verify` (it uses it for { rawBody: true }, which this service never sets);
   // express.json receives these options unchanged.

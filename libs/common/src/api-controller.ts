@@ -1,5 +1,5 @@
 import { Controller, applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 
 export interface ApiControllerOptions {
   /** The controller's path, e.g. `api/runs`. */
@@ -8,6 +8,8 @@ export interface ApiControllerOptions {
   readonly tag: string;
   /** The Swagger security scheme whose Authorize box fills its bearer token (`client` or `ops`). */
   readonly scheme: 'client' | 'ops';
+  /** When a 400 is answered on every route (path IDs, queries and bodies are all checked), as Swagger shows it. */
+  readonly badRequest: string;
   /** When a 401 is answered, as Swagger shows it. */
   readonly unauthorized: string;
   /** When a 403 is answered for every route, as Swagger shows it (routes may add their own). */
@@ -25,6 +27,7 @@ export function ApiController(options: ApiControllerOptions): ClassDecorator {
   return applyDecorators(
     ApiTags(options.tag),
     ApiBearerAuth(options.scheme),
+    ApiBadRequestResponse({ description: options.badRequest }),
     ApiUnauthorizedResponse({ description: options.unauthorized }),
     ...(options.forbidden ? [ApiForbiddenResponse({ description: options.forbidden })] : []),
     Controller(options.path),

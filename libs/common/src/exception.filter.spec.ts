@@ -194,9 +194,12 @@ describe('LatticeExceptionFilter', () => {
       expect(filter.map(error)).toEqual({ status: 400, body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] } });
     });
 
-    it('the raw-body checks (too deep, not UTF-8) → 400 saying which', () => {
+    it('the raw-body checks (too deep, not UTF-8, another charset) → 400 saying which', () => {
       expect(filter.map(bodyParserError('entity.too.deep', 403)).body.details).toEqual([{ path: '', message: 'the body is nested deeper than 64 levels' }]);
       expect(filter.map(bodyParserError('entity.ill.formed', 403)).body.details).toEqual([{ path: '', message: 'the body is not well-formed UTF-8' }]);
+      expect(filter.map(bodyParserError('charset.not.utf8', 403)).body.details).toEqual([
+        { path: '', message: 'the body must be UTF-8 (no charset, or charset=utf-8)' },
+      ]);
     });
 
     it('a bare body-parser error → 400, unknown parser types get a generic message', () => {

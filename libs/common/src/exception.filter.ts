@@ -38,6 +38,7 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
   'request.aborted': 'the request was aborted',
   'entity.too.deep': `the body is nested deeper than ${MAX_JSON_DEPTH} levels`,
   'entity.ill.formed': 'the body is not well-formed UTF-8',
+  'charset.not.utf8': 'the body must be UTF-8 (no charset, or charset=utf-8)',
 };
 
 /** An http-errors style 4xx (Express's own, e.g. a path that does not percent-decode): its message is the library's, never passed on. */

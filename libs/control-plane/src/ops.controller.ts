@@ -1,13 +1,5 @@
 import { Body, Get, HttpCode, HttpStatus, Param, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiConflictResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import {
   ActionAccepted,
   CancelWorkflowRequest,
@@ -30,11 +22,17 @@ import { WorkflowIdPipe } from './workflow-id.pipe.js';
  * change is an @AuditedAction (checked at boot and by the policy test); domain errors become the
  * 400/401/403/404/409 lattice in LatticeExceptionFilter.
  */
-@ApiController({ path: 'api/ops/wf', tag: 'ops', scheme: 'ops', unauthorized: 'no or invalid bearer token' })
+@ApiController({
+  path: 'api/ops/wf',
+  tag: 'ops',
+  scheme: 'ops',
+  badRequest: 'validation failed (details); nothing changed',
+  unauthorized: 'no or invalid bearer token',
+  forbidden: 'a client token: the control plane takes viewer and operator tokens',
+})
 @UseGuards(RolesGuard)
 @Roles('viewer', 'operator')
 @UseFilters(LatticeExceptionFilter)
-@ApiBadRequestResponse({ description: 'validation failed (details); nothing changed' })
 export class OpsController {
   constructor(private readonly ops: OpsService) {}
 
@@ -70,7 +68,7 @@ export class OpsController {
     description: "Only runs (IntentWorkflow and its forks) can be acted on; the service's own workflows (ops_<actionId>, the scheduled tick) answer 409.",
   })
   @ApiAcceptedResponse({ type: ActionAccepted })
-  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiForbiddenResponse({ description: 'a viewer or client token: actions take an operator token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not cancellable in its current status, or not a run' })
   cancel(@Param('id', WorkflowIdPipe) id: string, @Body() body: CancelWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
@@ -87,7 +85,7 @@ export class OpsController {
       'Only runs (IntentWorkflow and its forks) can be acted on. An ENQUEUED run stays queued in its place (the action is recorded, nothing else changes); a DELAYED run skips the rest of its delay and is queued now, starting in turn. Resume never bypasses the queue.',
   })
   @ApiAcceptedResponse({ type: ActionAccepted })
-  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiForbiddenResponse({ description: 'a viewer or client token: actions take an operator token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not resumable (an ERROR run is forked, not resumed), or not a run' })
   resume(@Param('id', WorkflowIdPipe) id: string, @Body() body: ResumeWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ActionAccepted> {
@@ -102,7 +100,7 @@ export class OpsController {
     summary: 'Fork a finished run at stepN: steps before it are reused, stepN onwards re-executes under a new ID (runs only: IntentWorkflow and its forks)',
   })
   @ApiAcceptedResponse({ type: ForkAccepted })
-  @ApiForbiddenResponse({ description: 'viewer token' })
+  @ApiForbiddenResponse({ description: 'a viewer or client token: actions take an operator token' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'not finished, stepN beyond the last recorded step, or not a run' })
   fork(@Param('id', WorkflowIdPipe) id: string, @Body() body: ForkWorkflowRequest, @CurrentPrincipal() who: AuthPrincipal): Promise<ForkAccepted> {

@@ -11,6 +11,7 @@ export const DataPlaneController = (path: string, tag: string): ClassDecorator =
     path,
     tag,
     scheme: 'client',
+    badRequest: 'validation failed (details: a path ID, a query parameter or the body); nothing was written',
     unauthorized: 'no or invalid bearer token (once a client token is configured)',
     forbidden: 'a viewer or operator token: the data plane takes client tokens',
   });

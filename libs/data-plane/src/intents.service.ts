@@ -1,9 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { NotFound, ValidationFailed, canonicalJson, sha256, shownId } from '#common';
+import { MAX_RESPONSE_BYTES, NotFound, ValidationFailed, canonicalJson, sha256, shownId } from '#common';
 import { type CreateIntentRequest, GOAL_PREVIEW, type IntentPage, type IntentSummary, type IntentView, decodeCursor, encodeCursor } from '#contracts';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { intentPayload, IntentsRepository, type IntentRow, type IntentSummaryRow } from './intents.repository.js';
 import type { IntentPayload } from './planner.js';
+
+/**
+ * The most an intent may weigh as stored JSON: GET /api/intents/:id serves it whole, with its ID and
+ * time, under MAX_RESPONSE_BYTES. BODY_LIMIT alone does not bound it: the stored form writes numbers
+ * out in full (`1e20`, 4 bytes, is served as 21), and a body at the limit leaves no room for the rest.
+ */
+export const MAX_INTENT_JSON_BYTES = MAX_RESPONSE_BYTES - 4 * 1024;
 
 @Injectable()
 export class IntentsService {
@@ -23,6 +30,15 @@ export class IntentsService {
       throw new ValidationFailed([{ path: 'constraints.notBefore', message: 'notBefore must be an ISO 8601 instant' }]);
     }
     const canonical = canonicalJson({ goal: request.goal, ...payload });
+    const bytes = Buffer.byteLength(canonical);
+    if (bytes > MAX_INTENT_JSON_BYTES) {
+      throw new ValidationFailed([
+        {
+          path: '',
+          message: `the intent is ${bytes} bytes as stored JSON (numbers written out in full, e.g. 1e20 as 21 digits); at most ${MAX_INTENT_JSON_BYTES}, so that GET /api/intents/:id fits one response`,
+        },
+      ]);
+    }
     const hash = sha256(canonical);
     const intentId = `it_${hash.slice(0, 32)}`;
     const created = await this.intents.insert({ id: intentId, goal: request.goal, payload, hash, createdBy });

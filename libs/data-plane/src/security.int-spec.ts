@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
-import { nested, rawRequest, closeAgent } from '../../../test/support/hostile.js';
+import { nested, rawRequest, closeAgent, utf7 } from '../../../test/support/hostile.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const CLIENT = 'security-client-token-001';
@@ -14,6 +14,8 @@ const intent = (goal: string, extra: Record<string, unknown> = {}) => ({
   constraints: {},
 });
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
+/** An intent's JSON text with `value` (JSON text) as its one task's argument. */
+const intentJson = (value: string) => `{"goal":"g","inputs":{"tasks":[{"connector":"echo","args":{"v":${value}}}]},"constraints":{}}`;
 
 describe('security: a closed data plane, guarded roles, refusals that change nothing', () => {
   let t: TestApp;
@@ -165,6 +167,41 @@ describe('security: a closed data plane, guarded roles, refusals that change not
     const deep = await rawRequest(t.baseUrl, 'POST', '/api/intents', nested(100_000), { 'content-type': 'application/json', ...as(CLIENT) });
     expect(deep.status).toBe(400);
     expect(deep.text).toContain('nested deeper than 64 levels');
+    // body-parser decodes any utf-* charset: in UTF-7 the brackets are base64 the depth scan cannot see,
+    // and UTF-16 can carry lone surrogates past the UTF-8 check. Both are refused on the raw bytes.
+    for (const [charset, body] of [
+      ['utf-7', utf7(nested(3_000))],
+      ['utf-7', utf7(intentJson(nested(3_000, '{"a":', '}').replace(/\}+$/, (m) => `1${m}`)))],
+      ['utf-16le', Buffer.from(intentJson('"\\ud800"'), 'utf16le')],
+      ['UTF-16', Buffer.from(`\ufeff${intentJson('1')}`, 'utf16le')],
+    ] as const) {
+      const res = await rawRequest(t.baseUrl, 'POST', '/api/intents', body, { 'content-type': `application/json; charset=${charset}`, ...as(CLIENT) });
+      expect({ charset, status: res.status, text: res.text }).toEqual({
+        charset,
+        status: 400,
+        text: '{"error":"validation","details":[{"path":"","message":"the body must be UTF-8 (no charset, or charset=utf-8)"}]}',
+      });
+    }
+  });
+
+  it('refuses a query string that is not well-formed percent-encoded UTF-8 (no value collapses into U+FFFD)', async () => {
+    for (const [path, token] of [
+      ['/api/runs?intentId=%ED%A0%80', CLIENT],
+      ['/api/runs?intentId=%ED%B0%80', CLIENT],
+      ['/api/intents?cursor=%FF', CLIENT],
+      ['/api/runs?status=running%', CLIENT],
+      ['/api/ops/wf?name=%C0%80', VIEWER],
+      ['/api/ops/wf?queue=a%E2%80', VIEWER],
+    ] as const) {
+      const res = await rawRequest(t.baseUrl, 'GET', path, undefined, as(token));
+      expect({ path, status: res.status, text: res.text }).toEqual({
+        path,
+        status: 400,
+        text: '{"error":"validation","details":[{"path":"query","message":"the query string is not well-formed percent-encoded UTF-8"}]}',
+      });
+    }
+    expect((await rawRequest(t.baseUrl, 'GET', '/api/ops/wf?name=%C3%A9%F0%9F%91%8D%20x', undefined, as(VIEWER))).status).toBe(200);
+    expect((await rawRequest(t.baseUrl, 'GET', '/api/runs?intentId=%ED%A0%80', undefined, {})).status).toBe(401);
   });
 
   it('echoes no unbounded or raw ID in a 404', async () => {
@@ -173,6 +210,22 @@ describe('security: a closed data plane, guarded roles, refusals that change not
     expect(res.status).toBe(404);
     expect(JSON.parse(res.text).message).toBe(`run ${'y'.repeat(64)}… not found`);
     expect((await rawRequest(t.baseUrl, 'GET', `/api/runs/${id}`, undefined, as(CLIENT))).status).toBe(400);
+  });
+
+  it('refuses an intent whose stored JSON would not fit one response (1e20 is served as 21 digits; a body at the limit)', async () => {
+    const before = await counts();
+    const numbers = `{"goal":"amplified","inputs":{"tasks":[{"connector":"echo","args":{"value":[${Array(190_000).fill('1e20').join(',')}]}}]},"constraints":{}}`;
+    const atLimit = (blob: string) => JSON.stringify(intent('at the limit', { data: { blob } }));
+    const largest = atLimit('z'.repeat(1024 * 1024 - 1 - Buffer.byteLength(atLimit(''))));
+    for (const body of [numbers, largest]) {
+      expect(Buffer.byteLength(body)).toBeLessThan(1024 * 1024);
+      const res = await rawRequest(t.baseUrl, 'POST', '/api/intents', body, { 'content-type': 'application/json', ...as(CLIENT) });
+      expect({ status: res.status, message: JSON.parse(res.text).details?.[0]?.message }).toEqual({
+        status: 400,
+        message: expect.stringMatching(/^the intent is \d+ bytes as stored JSON .*; at most 1044480, so that GET \/api\/intents\/:id fits one response$/),
+      });
+    }
+    expect(await counts()).toEqual(before);
   });
 
   it('lists intents as summaries (no payload), and reads the full intent by its own route', async () => {

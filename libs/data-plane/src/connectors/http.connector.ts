@@ -26,7 +26,12 @@ const CREDENTIAL_HEADERS = new Set([
   'x-access-token',
   'x-csrf-token',
 ]);
-const CREDENTIAL_PATTERN = /(^|-)(auth|token|secret|password|passwd|api-?key|session|credential)s?($|-)/i;
+/**
+ * Names with a credential word as one of their dash-separated parts: `X-Authorization`,
+ * `X-Functions-Key`, `Ocp-Apim-Subscription-Key`, `X-CSRFToken`, `X-SessionId`, `X-Cookie`.
+ */
+const CREDENTIAL_PATTERN =
+  /(^|-)(auth(n|z|orization|entication)?|[a-z]*token|[a-z]*secret|pass(word|wd|phrase|code)|api-?key|key|jwt|bearer|cookie|session[a-z]*|credential)s?($|-)/i;
 
 /** Largest response body kept in the execution report: beyond it only its first bytes and its size are stored. */
 export const MAX_HTTP_RESPONSE_BYTES = 16 * 1024;
@@ -83,6 +88,7 @@ export class HttpConnector implements Connector<HttpArgs> {
         throw new ValidationFailed([{ path: at, message: "header names must be RFC 7230 tokens (letters, digits and !#$%&'*+-.^_`|~)" }]);
       if (!HEADER_VALUE.test(value))
         throw new ValidationFailed([{ path: at, message: 'header values must not contain CR, LF, NUL, other control characters or characters above U+00FF' }]);
+      if (lower === 'idempotency-key') throw new ValidationFailed([{ path: at, message: 'Idempotency-Key is set by the service (the task key)' }]);
       if (CREDENTIAL_HEADERS.has(lower) || CREDENTIAL_PATTERN.test(lower))
         throw new ValidationFailed([
           {
@@ -90,7 +96,6 @@ export class HttpConnector implements Connector<HttpArgs> {
             message: `${key} looks like a credential: intents are stored and readable by every client, so credentials are refused. Allowlist a gateway prefix that adds the credential itself`,
           },
         ]);
-      if (lower === 'idempotency-key') throw new ValidationFailed([{ path: at, message: 'Idempotency-Key is set by the service (the task key)' }]);
       if (CLIENT_HEADERS.has(lower)) throw new ValidationFailed([{ path: at, message: `${key} is managed by the HTTP client and cannot be set` }]);
       const twin = seen.get(lower);
       if (twin !== undefined) throw new ValidationFailed([{ path: at, message: `header ${key} is given twice (as ${twin}; names are case-insensitive)` }]);
