@@ -34,7 +34,7 @@ describe('the scheduled ops tick', () => {
     expect(snapshot.reconciled).toBe(1);
     expect(snapshot).toMatchObject({ enqueued: expect.any(Number), failures_24h: expect.any(Number) });
     const steps = (await DBOS.listWorkflowSteps(handle.workflowID))?.map((s) => s.name);
-    expect(steps).toEqual(['ReconcileST', 'SnapshotST']);
+    expect(steps).toEqual(['ReconcileST', 'SnapshotST', 'CatchUpST']);
 
     // Run again under the same ID (a replay): DBOS answers the recorded outcome and runs no step
     // again. A lie planted now shows it: a second ReconcileST would fix it, a second SnapshotST would

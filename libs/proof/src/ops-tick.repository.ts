@@ -49,6 +49,16 @@ export class OpsTickRepository {
     };
   }
 
+  /** When the latest tick scheduled before `before` ran (its snapshot's scheduled time), if any. */
+  async latestSnapshotBefore(before: Date): Promise<Date | undefined> {
+    const row = await this.db
+      .selectFrom('app.ops_snapshots')
+      .select((eb) => eb.fn.max('scheduled_for').as('latest'))
+      .where('scheduled_for', '<', before)
+      .executeTakeFirst();
+    return row?.latest ? new Date(row.latest) : undefined;
+  }
+
   async recordSnapshot(
     snapshot: { tickId: string; scheduledFor: Date; reconciled: number } & Awaited<ReturnType<OpsTickRepository['observe']>>,
   ): Promise<void> {

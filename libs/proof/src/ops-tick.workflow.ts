@@ -1,4 +1,6 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+import { backfillSchedule } from '@dbos-inc/dbos-sdk/internal/scheduler/scheduler';
 import { Inject, Injectable } from '@nestjs/common';
 import { DbosService, errorOf } from '#dbos';
 import { type ProjectionFix, RunsRepository } from '#runs';
@@ -7,11 +9,14 @@ import { OpsTickRepository } from './ops-tick.repository.js';
 export const OPS_TICK_SCHEDULE = Symbol('OPS_TICK_SCHEDULE');
 export const OPS_TICK_NAME = 'ops-tick';
 const RECONCILE_BATCH = 500;
+/** How far back a tick looks for an earlier interval that never fired (CatchUpST). */
+export const CATCH_UP_WINDOW_MS = 5 * 60_000;
 
 /**
  * The scheduled tick: a database-backed DBOS schedule (every 30 s by default, missed ticks caught up
  * after downtime). Each firing has a deterministic workflow ID, so an interval is handled once.
- * ReconcileST brings run projections (RunsRepository) in line with DBOS (the truth); SnapshotST records what it saw.
+ * ReconcileST brings run projections (RunsRepository) in line with DBOS (the truth); SnapshotST records what it saw;
+ * CatchUpST fires an earlier interval that DBOS skipped at boot.
  */
 @Injectable()
 export class OpsTickWorkflow {
@@ -38,6 +43,23 @@ export class OpsTickWorkflow {
         name: 'SnapshotST',
       },
     );
+    // Last, so a tick recorded before this step existed replays its first two unchanged.
+    await DBOS.runStep(() => this.catchUp(new Date(scheduledDate)), { name: 'CatchUpST' });
+  }
+
+  /**
+   * Fires any interval between the latest recorded tick and this one that never fired. DBOS 5.3's
+   * automatic backfill covers [last fired, boot), but its schedule loop then starts from the next
+   * whole second and fires only later instants: an interval that falls in between is skipped. The
+   * deterministic workflow ID (`sched-<name>-<instant>`, DBOS's own) makes firing one that exists a
+   * no-op. Intervals older than CATCH_UP_WINDOW_MS are left to DBOS's backfill at boot.
+   */
+  private async catchUp(scheduledFor: Date): Promise<number> {
+    const latest = await this.repository.latestSnapshotBefore(scheduledFor);
+    const executor = DBOSExecutor.globalInstance;
+    if (!latest || !executor) return 0;
+    const from = new Date(Math.max(latest.getTime(), scheduledFor.getTime() - CATCH_UP_WINDOW_MS));
+    return (await backfillSchedule(executor.systemDatabase, executor.serializer, OPS_TICK_NAME, from, scheduledFor)).length;
   }
 
   /** Moves projections DBOS has finished (a crash, a timeout, a cancel by deadline) to the final state. */
