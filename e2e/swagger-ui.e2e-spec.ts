@@ -74,12 +74,13 @@ describe('Swagger UI in Chromium', () => {
   let intentId: string;
   let browser: Browser | undefined;
   let executablePath = '';
+  let closeBrowser: (() => Promise<void>) | undefined;
   let database: TestDatabase | undefined;
   let service: ServiceProcess | undefined;
   let runId: string;
 
   beforeAll(async () => {
-    ({ browser, executablePath } = await launchChromium());
+    ({ browser, executablePath, close: closeBrowser } = await launchChromium());
     database = await createTestDatabase();
     service = await startService('swagger-ui', {
       DATABASE_URL: database.url,
@@ -114,7 +115,7 @@ describe('Swagger UI in Chromium', () => {
         failures.push(error);
       }
     };
-    await attempt(async () => browser?.close());
+    await attempt(async () => closeBrowser?.());
     await attempt(async () => {
       if (!service || service.child.exitCode !== null || service.child.signalCode !== null) return;
       const gone = service.exited();
@@ -194,7 +195,18 @@ describe('Swagger UI in Chromium', () => {
     await context.close();
   });
   it("fills the data plane's own scheme (client): its routes answer 401, then 200 once authorized, and a client token is 403 on the control plane", async () => {
-    const { context, blocked } = await loopbackContext(browser!);
+    // A browser of its own: the package's Chromium runs --single-process, and a second context in a
+    // browser whose first context has closed never opens its page.
+    const own = await launchChromium();
+    try {
+      await clientSchemeWalk(own.browser);
+    } finally {
+      await own.close();
+    }
+  });
+
+  async function clientSchemeWalk(browser: Browser): Promise<void> {
+    const { context, blocked } = await loopbackContext(browser);
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -229,5 +241,5 @@ describe('Swagger UI in Chromium', () => {
     expect(blocked).toEqual([]);
     expect(pageErrors).toEqual([]);
     await context.close();
-  });
+  }
 });
