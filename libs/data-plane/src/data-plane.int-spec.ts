@@ -218,6 +218,11 @@ describe('data plane on real Postgres + DBOS', () => {
       expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status: 400, error: 'validation' });
       expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
     }
+    // notBefore beyond the 24 h cap (as delayMs is capped) says so, naming the field and the cap.
+    for (const notBefore of ['9999-12-31T00:00:00Z', new Date(Date.now() + 25 * 3_600_000).toISOString()]) {
+      const far = await t.request('POST', '/api/intents', echoIntent('v', { notBefore }));
+      expect([far.status, JSON.stringify(far.body.details)]).toEqual([400, expect.stringContaining('notBefore must be at most 24 h (86400000 ms) from now')]);
+    }
     const invalidJson = await t.request('POST', '/api/intents', '{"goal": ');
     expect(invalidJson.status).toBe(400);
     expect(invalidJson.body.details[0].message).toContain('not valid JSON');
