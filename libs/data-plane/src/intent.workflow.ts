@@ -6,12 +6,14 @@ import {
   type AppStepOptions,
   cancellableSleep,
   continueWorkflowTrace,
+  currentExecutionEntry,
   DbosService,
   errorOf,
   runAppStep,
   serviceMetrics,
   timedStep,
   type TraceCarrier,
+  uncountedByQueue,
   withStepSpan,
 } from '#dbos';
 import { RunsRepository } from '#runs';
@@ -76,13 +78,22 @@ export class IntentWorkflow {
     dbos: DbosService,
   ) {
     this.steps = { db, sharedDatabase };
-    // Every execution holds one of the process's run slots, however it started (see ExecutionSlots).
-    this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => dbos.slots.hold(DBOS.workflowID ?? '', () => this.pipeline(input)), {
-      name: INTENT_WORKFLOW_NAME,
-    });
+    // Every execution holds one of the process's run slots, however it started (see ExecutionSlots),
+    // except while it sleeps: then it holds no slot and does not count against the intents queue's
+    // workerConcurrency, and it takes a slot again (waiting for one) before ExecuteST.
+    this.workflow = DBOS.registerWorkflow(
+      (input: IntentWorkflowInput) => {
+        // Before any await: DBOS's registry entry of this very execution.
+        const execution = currentExecutionEntry();
+        return dbos.slots.hold(DBOS.workflowID ?? '', (slot) =>
+          this.pipeline(input, (ms) => slot.setAside(() => uncountedByQueue(execution, () => cancellableSleep(ms)))),
+        );
+      },
+      { name: INTENT_WORKFLOW_NAME },
+    );
   }
 
-  private async pipeline(input: IntentWorkflowInput): Promise<ExecutionReport> {
+  private async pipeline(input: IntentWorkflowInput, sleep: (ms: number) => Promise<void>): Promise<ExecutionReport> {
     const runId = DBOS.workflowID;
     if (!runId) throw new Error('IntentWorkflow must run as a workflow');
     const executionStart = Date.now();
@@ -103,7 +114,7 @@ export class IntentWorkflow {
       });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await withStepSpan('DBOS.sleep', () => cancellableSleep(decision.delayMs));
+        await withStepSpan('DBOS.sleep', () => sleep(decision.delayMs));
       }
       current = 'ExecuteST';
       const report = await timedStep('ExecuteST', () =>

@@ -1,22 +1,21 @@
-import { sql } from 'kysely';
+import { DbosService } from '#dbos';
 import { startRun } from '../../../test/support/runs.js';
+import { allSucceeded, intentsQueueCount, sleepers, workflowStatus } from '../../../test/support/sleepers.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const OPERATOR = 'sleeping-operator-token-0';
 const op = { authorization: `Bearer ${OPERATOR}` };
-const why = { actor: 'alice', reason: 'a run sleeping in the process' };
-const DELAY_MS = 10_000;
 
 /**
- * A sleeping run holds no execution slot, also when it sleeps in the process: a delayed run that is
- * resumed (or forked, or recovered) before its deadline runs its first steps and sleeps the rest of its
- * delay in DBOS.sleep. KNOWN GAP (issue 11): such a sleeper keeps its run slot (ExecutionSlots) and
- * counts against the intents queue's workerConcurrency (DBOS counts it as running), so RUN_CONCURRENCY
- * of them hold back every other run of the process until their deadline, up to 24 h. Marked
- * `it.failing` until fixed: when it starts passing, Jest reports it, and it becomes a plain `it`.
+ * A sleeping run holds no execution slot, also when it sleeps in the process (resumed, forked or
+ * recovered before its deadline): while asleep it gives back its run slot (ExecutionSlots) and does
+ * not count against the intents queue's workerConcurrency, so RUN_CONCURRENCY sleepers do not hold
+ * back the process's other runs until their deadline (up to 24 h; before this, an immediate run
+ * waited 39 s behind two 40 s sleepers). Through the queue, and woken sleepers waiting for a slot:
+ * sleeping-slots-queue.int-spec.ts.
  */
-describe('runs sleeping in the process (resumed before their deadline)', () => {
+describe('runs sleeping in the process, direct start (RUN_CONCURRENCY 2)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -26,34 +25,21 @@ describe('runs sleeping in the process (resumed before their deadline)', () => {
     await t?.close();
   });
 
-  const status = async (id: string): Promise<string | undefined> =>
-    (await sql<{ status: string }>`SELECT status FROM dbos.workflow_status WHERE workflow_uuid = ${id}`.execute(t.db)).rows[0]?.status;
-
-  it.failing('hold no slot: with RUN_CONCURRENCY of them asleep, an immediate run still succeeds at once', async () => {
-    const sleepers: string[] = [];
-    for (let i = 0; i < 2; i++) sleepers.push(await startRun(t, [{ connector: 'echo', args: { value: i } }], { delayMs: DELAY_MS }));
-    for (const id of sleepers) {
-      expect((await t.request('POST', `/api/ops/wf/${id}/cancel`, why, op)).status).toBe(202);
-      await waitFor(`${id} to be cancelled`, async () => ((await status(id)) === 'CANCELLED' ? true : undefined));
-      expect((await t.request('POST', `/api/ops/wf/${id}/resume`, why, op)).status).toBe(202);
-    }
-    for (const id of sleepers)
-      await waitFor(`${id} to sleep in the process`, async () => {
-        const steps = (await t.request('GET', `/api/runs/${id}/steps`)).body.steps as { name: string }[];
-        return steps.some((s) => s.name === 'DBOS.sleep') ? true : undefined;
-      });
+  it('hold no slot: with RUN_CONCURRENCY of them asleep, an immediate run still succeeds at once', async () => {
+    const { ids } = await sleepers(t, op, (i) => [{ connector: 'echo', args: { value: i } }], 2, 10_000);
     const started = Date.now();
     const now = await startRun(t, [{ connector: 'echo', args: { value: 'now' } }]);
     try {
-      // Today it waits for the sleepers' deadline (measured: 39 s behind two 40 s sleepers).
-      await waitFor('the immediate run to succeed', async () => ((await status(now)) === 'SUCCESS' ? true : undefined), 3000, 20);
+      await waitFor('the immediate run to succeed', async () => ((await workflowStatus(t, now)) === 'SUCCESS' ? true : undefined), 3000, 20);
     } finally {
-      console.log(`immediate run: ${(await status(now)) ?? '?'} after ${Date.now() - started} ms with RUN_CONCURRENCY (2) runs asleep in the process`);
-      await waitFor(
-        'every run to end',
-        async () => ((await Promise.all([...sleepers, now].map(status))).every((s) => s === 'SUCCESS') ? true : undefined),
-        DELAY_MS + 20_000,
+      console.log(
+        `direct start: immediate run ${(await workflowStatus(t, now)) ?? '?'} after ${Date.now() - started} ms with RUN_CONCURRENCY (2) runs asleep in the process`,
       );
     }
+    // Asleep, they count nowhere.
+    expect(t.app.get(DbosService).slots.inUse).toBe(0);
+    expect(intentsQueueCount()).toBe(0);
+    await allSucceeded(t, ids);
+    expect(t.app.get(DbosService).slots.inUse).toBe(0);
   });
 });
