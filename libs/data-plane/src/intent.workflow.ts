@@ -86,7 +86,10 @@ export class IntentWorkflow {
         // Before any await: DBOS's registry entry of this very execution.
         const execution = currentExecutionEntry();
         return dbos.slots.hold(DBOS.workflowID ?? '', (slot) =>
-          this.pipeline(input, (ms) => slot.setAside(() => uncountedByQueue(execution, () => cancellableSleep(ms)))),
+          this.pipeline(input, (ms) =>
+            // The span is the sleep's own; taking a slot back after it is not part of it.
+            slot.setAside(() => uncountedByQueue(execution, () => withStepSpan('DBOS.sleep', () => cancellableSleep(ms)))),
+          ),
         );
       },
       { name: INTENT_WORKFLOW_NAME },
@@ -114,7 +117,7 @@ export class IntentWorkflow {
       });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await withStepSpan('DBOS.sleep', () => sleep(decision.delayMs));
+        await sleep(decision.delayMs);
       }
       current = 'ExecuteST';
       const report = await timedStep('ExecuteST', () =>

@@ -2,8 +2,9 @@
  * The runs this process executes at once, however they started: directly by POST /api/runs,
  * dequeued from the `intents` queue, recovered at boot, resumed or forked. DBOS's queue
  * `workerConcurrency` counts only the runs it dequeued itself, so this count is what keeps the
- * per-process limit honest across both paths. No timers: a finishing run hands its slot to the
- * next waiter, in order.
+ * per-process limit honest across both paths. A run asleep (DBOS.sleep) sets its slot aside and
+ * takes one back before it executes again (SlotLease.setAside). No timers: a finishing or sleeping
+ * run hands its slot to the next waiter, in order.
  */
 export class ExecutionSlots {
   private active = 0;
