@@ -85,10 +85,11 @@ export class IntentWorkflow {
       (input: IntentWorkflowInput) => {
         // Before any await: DBOS's registry entry of this very execution.
         const execution = currentExecutionEntry();
-        return dbos.slots.hold(DBOS.workflowID ?? '', (slot) =>
-          this.pipeline(input, (ms) =>
+        const runId = DBOS.workflowID ?? '';
+        return dbos.slots.hold(runId, (slot) =>
+          this.pipeline(input, (ms, wakeAt) =>
             // The span is the sleep's own; taking a slot back after it is not part of it.
-            slot.setAside(() => uncountedByQueue(execution, () => withStepSpan('DBOS.sleep', () => cancellableSleep(ms)))),
+            slot.setAside(() => uncountedByQueue(execution, () => dbos.asleep(runId, wakeAt, () => withStepSpan('DBOS.sleep', () => cancellableSleep(ms))))),
           ),
         );
       },
@@ -96,7 +97,7 @@ export class IntentWorkflow {
     );
   }
 
-  private async pipeline(input: IntentWorkflowInput, sleep: (ms: number) => Promise<void>): Promise<ExecutionReport> {
+  private async pipeline(input: IntentWorkflowInput, sleep: (ms: number, wakeAt: number) => Promise<void>): Promise<ExecutionReport> {
     const runId = DBOS.workflowID;
     if (!runId) throw new Error('IntentWorkflow must run as a workflow');
     const executionStart = Date.now();
@@ -117,7 +118,7 @@ export class IntentWorkflow {
       });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await sleep(decision.delayMs);
+        await sleep(decision.delayMs, Date.parse(decision.decidedAt) + decision.delayMs);
       }
       current = 'ExecuteST';
       const report = await timedStep('ExecuteST', () =>
