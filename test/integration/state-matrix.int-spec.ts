@@ -212,12 +212,14 @@ describe('state rules: every DBOS status × every action, through the API and th
     await each('sleeping', () => sleeping());
     await each('executing', (label) => held(label));
     // ENQUEUED: every worker slot of the queue taken by a held run, then more runs queue behind them.
+    // The sleeping runs are PENDING on the queue too, but a run asleep takes no worker slot.
     const slots = QUEUES[DEFAULT_QUEUE].workerConcurrency;
-    const busy = async (): Promise<number> =>
-      Number(
-        (await sql<{ n: string }>`SELECT count(*) AS n FROM dbos.workflow_status WHERE queue_name = ${DEFAULT_QUEUE} AND status = 'PENDING'`.execute(t.db))
-          .rows[0]!.n,
-      );
+    const asleep = all('sleeping');
+    const busy = async (): Promise<number> => {
+      const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM dbos.workflow_status
+        WHERE queue_name = ${DEFAULT_QUEUE} AND status = 'PENDING' AND workflow_uuid <> ALL(${asleep}::text[])`.execute(t.db);
+      return Number(rows[0]!.n);
+    };
     for (let blocker = 0, free = slots - (await busy()); blocker < free; blocker++) await held(`blocker-${blocker}`);
     await waitFor('every queue slot to be held mid-ExecuteST', async () => ((await busy()) >= slots ? true : undefined));
     await each('enqueued', () => startRun(echo));

@@ -78,6 +78,40 @@ describe('EffectServer.effectBudget: effects counted at the server', () => {
     expect(verdict.resent).toBe(1);
   });
 
+  /** Sends `key` and hangs up before the answer (latency 200 ms): as a killed process's request is left. */
+  const sendAndDie = async (s: EffectServer, key: string): Promise<void> => {
+    const abort = new AbortController();
+    const sent = fetch(s.url(`batch/${key}`), { method: 'POST', headers: { 'idempotency-key': key }, body: '{}', signal: abort.signal }).catch(() => 0);
+    while (![...s.keys.values()].some((r) => r.key === key && r.requests > 0)) await new Promise((resolve) => setImmediate(resolve));
+    abort.abort();
+    await sent;
+    // The server finds its client gone once its latency is over.
+    while (s.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  it('a request the killed process sent, read only after the crash was declared, counts before it', async () => {
+    server = await new EffectServer({ rng: new Prng('budget'), minLatencyMs: 200, maxLatencyMs: 200, faultRate: 0 }).start();
+    const s = server;
+    await send(s, 'a1');
+    s.crashed();
+    // Read just after the crash, never answered: the killed process's request of a2, in flight at the kill.
+    await sendAndDie(s, 'a2');
+    expect(s.keys.get('a2')?.byEpoch).toEqual([1, 0]);
+    await send(s, 'a2');
+    expect(s.effectBudget(new Map([['run-a', ['a1', 'a2']]]))).toEqual({ violations: [], resent: 1 });
+  });
+
+  it('an unanswered request read longer after a crash than lateArrivalMs stays in its epoch: a repeat of it is a second effect', async () => {
+    server = await new EffectServer({ rng: new Prng('budget'), minLatencyMs: 200, maxLatencyMs: 200, faultRate: 0, lateArrivalMs: 0 }).start();
+    const s = server;
+    await send(s, 'a1');
+    s.crashed();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sendAndDie(s, 'a2');
+    await send(s, 'a2');
+    expect(s.effectBudget(new Map([['run-a', ['a1', 'a2']]])).violations).toEqual([expect.stringContaining('effect a2 was made 2 times')]);
+  });
+
   it('a retry after an injected 503 is not a second effect', async () => {
     const s = await start(1);
     expect(await send(s, 'a1')).toBe(503);

@@ -22,7 +22,15 @@ export interface KeyRecord {
   /** The request bodies differ: the same key carried two different effects. */
   bodyMismatch: boolean;
   /** Every request of this key in arrival order: its server-wide sequence number and epoch. */
-  readonly arrivals: { readonly seq: number; readonly epoch: number }[];
+  readonly arrivals: Arrival[];
+}
+
+export interface Arrival {
+  readonly seq: number;
+  /** The epoch it was sent in: the one it was read in, or the one before for a killed process's late request (see lateArrivalMs). */
+  epoch: number;
+  /** When this server read it (Date.now()). */
+  readonly at: number;
 }
 
 export interface EffectServerOptions {
@@ -34,6 +42,14 @@ export interface EffectServerOptions {
   readonly faultRate: number;
   /** Default /effects/batch/. */
   readonly faultablePrefix?: string;
+  /**
+   * A request the killed process wrote just before the kill can be read here only after the harness
+   * declared the crash (it sat in the socket's buffer, or its body had not been read yet). A request
+   * read at most this long after a crash, and never answered because its client was gone, was sent
+   * before the crash: it counts in the epoch before. No process booted after a kill sends within this
+   * time, and a live one's requests are answered. Default 1000 ms.
+   */
+  readonly lateArrivalMs?: number;
 }
 
 export interface RequestSeen {
@@ -59,6 +75,8 @@ export class EffectServer {
   totalRequests = 0;
   /** Incremented by the harness at each kill, so requests are attributed to before/after it. */
   epoch = 0;
+  /** When each crash was declared: crashedAt[n] for epoch n (n ≥ 1). */
+  private readonly crashedAt: number[] = [];
   /** Called synchronously as each request arrives (after it is counted): the kill trigger hangs here. */
   onRequest: ((seen: RequestSeen) => void) | undefined;
   private server: Server | undefined;
@@ -97,6 +115,7 @@ export class EffectServer {
   /** Marks a crash: later requests count in the next epoch. */
   crashed(): void {
     this.epoch += 1;
+    this.crashedAt[this.epoch] = Date.now();
   }
 
   /**
@@ -138,6 +157,15 @@ export class EffectServer {
       }
     }
     return { violations, resent };
+  }
+
+  /** An unanswered request read just after a crash was sent by the killed process: it counts before the crash. */
+  private sentBeforeCrash(record: KeyRecord, arrival: Arrival): void {
+    const crashedAt = this.crashedAt[arrival.epoch];
+    if (arrival.epoch === 0 || crashedAt === undefined || arrival.at - crashedAt > (this.options.lateArrivalMs ?? 1000)) return;
+    record.byEpoch[arrival.epoch] = (record.byEpoch[arrival.epoch] ?? 1) - 1;
+    arrival.epoch -= 1;
+    record.byEpoch[arrival.epoch] = (record.byEpoch[arrival.epoch] ?? 0) + 1;
   }
 
   get distinctKeys(): number {
@@ -187,7 +215,8 @@ export class EffectServer {
       record.bodyMismatch = true;
     }
     record.requests += 1;
-    record.arrivals.push({ seq: this.totalRequests, epoch: this.epoch });
+    const arrival: Arrival = { seq: this.totalRequests, epoch: this.epoch, at: Date.now() };
+    record.arrivals.push(arrival);
     record.byEpoch[this.epoch] = (record.byEpoch[this.epoch] ?? 0) + 1;
     const first = record.requests === 1;
     this.inFlight += 1;
@@ -200,7 +229,10 @@ export class EffectServer {
       this.inFlightKeys.delete(key);
     }
     // The service died while we were answering: nothing reaches it.
-    if (request.socket.destroyed) return;
+    if (request.socket.destroyed) {
+      this.sentBeforeCrash(record, arrival);
+      return;
+    }
     if (first && record.failFirst) {
       record.faulted += 1;
       response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"injected transient fault"}');

@@ -222,6 +222,37 @@ describe('ops CLI (built, against the real service database)', () => {
     expect([after.status, after.executorId]).toEqual(['PENDING', service]);
     // Its own executor ID is fine.
     expect((await cli(['list'], '', { DBOS_EXECUTOR_ID: 'ops-cli-test' })).code).toBe(0);
+
+    // Triage reads the executor's liveness from app.v_ops_executors: the service holds its lock.
+    const triage = await cli(['triage', waiting]);
+    expect(triage.code).toBe(0);
+    expect(triage.stdout).toContain(`executor      ${service}`);
+    expect(triage.stdout).toMatch(/liveness {6}alive \(all\), holds its liveness lock, [1-9]\d* run\(s\) PENDING on it \(app\.v_ops_executors\)/);
+  });
+
+  it('triage shows a gone executor as GONE, with when it was last seen', async () => {
+    // The failed run's executor swapped for one that registered, was last seen 2 min ago, and holds no
+    // lock (the sweep only ever touches PENDING workflows, so nothing else moves meanwhile).
+    const sys = t.database.url;
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: sys });
+    await client.connect();
+    const before = (await client.query<{ executor_id: string }>('SELECT executor_id FROM dbos.workflow_status WHERE workflow_uuid = $1', [failedId])).rows[0]!;
+    try {
+      await client.query(
+        `INSERT INTO app.ops_executors (executor_id, role, host, pid, app_version, started_at, last_seen_at)
+         VALUES ('cli-gone', 'worker', 'gone-host', 1, 'v', now() - interval '1 hour', now() - interval '2 minutes')`,
+      );
+      await client.query(`UPDATE dbos.workflow_status SET executor_id = 'cli-gone' WHERE workflow_uuid = $1`, [failedId]);
+      const res = await cli(['triage', failedId]);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain('executor      cli-gone');
+      expect(res.stdout).toContain('liveness      GONE (worker), last seen 2 min ago, 0 run(s) PENDING on it (app.v_ops_executors)');
+    } finally {
+      await client.query(`UPDATE dbos.workflow_status SET executor_id = $2 WHERE workflow_uuid = $1`, [failedId, before.executor_id]);
+      await client.query(`DELETE FROM app.ops_executors WHERE executor_id = 'cli-gone'`);
+      await client.end();
+    }
   });
 
   it('verify: the SQL oracle over everything the CLI did; split databases exit 2', async () => {

@@ -116,7 +116,11 @@ export class OpsService {
   async resume(id: string, input: ActionInput, who: OpsPrincipal): Promise<ActionAccepted> {
     const row = await this.mustFind(id);
     this.check(decideAction('resume', { id, status: row.status, name: row.name, lastStepN: 1 }));
-    const queue = row.queue_name && isQueueName(row.queue_name) ? row.queue_name : undefined;
+    // A run goes back on its own queue. DBOS's cancel clears the workflow's queue name, and resumed
+    // without one it lands on DBOS's internal queue, which every process dispatches (an api process
+    // too) outside the intents queue's limits.
+    const run = await this.runs.summary(id);
+    const queue = run?.queue_name ?? (row.queue_name && isQueueName(row.queue_name) ? row.queue_name : undefined);
     const action = { ...this.action('resume', id, input, who), ...(queue ? { queueName: queue } : {}) };
     await this.perform(action);
     return { accepted: true, workflowID: id, op: 'resume', actionId: action.actionId };

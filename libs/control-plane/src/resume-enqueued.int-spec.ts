@@ -43,4 +43,21 @@ describe('resume of an ENQUEUED run', () => {
     expect(audit.map((a) => (a.inline as { op: string }).op)).toEqual(['resume']);
     expect((await t.request('GET', `/api/runs/${second}`)).body.status).toBe('queued');
   });
+
+  it('resume after a cancel puts the run back on its own queue, so an api process still does not execute it', async () => {
+    const id = await startRun(t, [{ connector: 'echo', args: { value: 'cancelled then resumed' } }]);
+    const row = () =>
+      sql<{ status: string; queue_name: string | null; executor_id: string | null }>`
+        SELECT status, queue_name, executor_id FROM dbos.workflow_status WHERE workflow_uuid = ${id}`
+        .execute(t.db)
+        .then((r) => r.rows[0]!);
+    expect((await t.request('POST', `/api/ops/wf/${id}/cancel`, why, op)).status).toBe(202);
+    // DBOS's cancel clears the queue name.
+    expect(await row()).toMatchObject({ status: 'CANCELLED', queue_name: null });
+    expect((await t.request('POST', `/api/ops/wf/${id}/resume`, why, op)).status).toBe(202);
+    // On DBOS's internal queue, which every process dispatches (listenQueues does not apply to it),
+    // this api process would run it within a second.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await row()).toMatchObject({ status: 'ENQUEUED', queue_name: 'intents' });
+  });
 });

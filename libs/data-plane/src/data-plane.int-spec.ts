@@ -1,4 +1,5 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { waitFor } from '../../../test/support/wait.js';
 
@@ -144,30 +145,55 @@ describe('data plane on real Postgres + DBOS', () => {
     expect(decision.inline).toMatchObject({ execute: true, delayMs: 0 });
   });
 
-  it('delayed runs hold no execution slot: with 200 runs delayed (16+ for a day) an immediate run still succeeds at once; cancelling them frees nothing because they held nothing', async () => {
-    const later = await createIntent(echoIntent('tomorrow', { delayMs: 86_400_000 }));
-    const soon = await createIntent(echoIntent('in a minute', { delayMs: 60_000 }));
-    const delayed: string[] = [];
-    for (let i = 0; i < 200; i++) delayed.push((await startRun(i < 20 ? later : soon)).runId);
-    const statuses = await t.db
-      .selectFrom('dbos.workflow_status' as never)
-      .select(['status' as never])
-      .where('workflow_uuid' as never, 'in', delayed as never)
-      .execute();
-    expect(statuses.map((r) => (r as { status: string }).status)).toEqual(delayed.map(() => 'DELAYED'));
-
+  it('delayed runs hold no execution slot: with 2,000 runs delayed (20 for a day) an immediate run starts and succeeds as fast as with none; cancelling one is immediate and leaves the others waiting', async () => {
     const now = await createIntent(echoIntent('now'));
-    const started = Date.now();
-    const runs = await Promise.all(Array.from({ length: 20 }, () => startRun(now)));
-    for (const run of runs) expect((await settled(run.runId, 10_000)).status).toBe('succeeded');
-    // Far below the queue's poll-and-claim path if slots were taken: every run started at once.
-    expect(Date.now() - started).toBeLessThan(5_000);
+    /** POST /api/runs → the run's DBOS status SUCCESS (read every 5 ms), one run at a time: p50 and max, in ms. */
+    async function latencies(n: number): Promise<{ p50: number; max: number }> {
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const started = performance.now();
+        const { runId } = await startRun(now);
+        await waitFor(
+          `run ${runId} to succeed`,
+          async () => {
+            const { rows } = await sql<{ status: string }>`SELECT status FROM dbos.workflow_status WHERE workflow_uuid = ${runId}`.execute(t.db);
+            return rows[0]?.status === 'SUCCESS' ? true : undefined;
+          },
+          10_000,
+          5,
+        );
+        ms.push(performance.now() - started);
+      }
+      ms.sort((a, b) => a - b);
+      return { p50: Math.round(ms[Math.floor(n / 2)]!), max: Math.round(ms[n - 1]!) };
+    }
+    const before = await latencies(20);
+
+    const later = await createIntent(echoIntent('tomorrow', { delayMs: 86_400_000 }));
+    const soon = await createIntent(echoIntent('in ten minutes', { delayMs: 600_000 }));
+    const delayed: string[] = [];
+    for (let i = 0; i < 2000; i += 10) {
+      const batch = await Promise.all(Array.from({ length: 10 }, (_, j) => startRun(i + j < 20 ? later : soon)));
+      delayed.push(...batch.map((r) => r.runId));
+    }
+    const { rows: waiting } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM dbos.workflow_status WHERE workflow_uuid IN (${sql.join(delayed)}) AND status = 'DELAYED'`.execute(t.db);
+    expect(Number(waiting[0]?.n)).toBe(delayed.length);
+
+    const after = await latencies(20);
+    console.log(
+      `POST → SUCCESS, 20 immediate runs one at a time: p50/max ${before.p50}/${before.max} ms with no delayed run, ${after.p50}/${after.max} ms with 2,000`,
+    );
+    // A slot held by a delayed run would make an immediate run wait for the queue (or for a day): the
+    // latency target is a p50 of 50 ms; on a loaded machine, hold it to the no-delayed-run figure.
+    expect(after.p50).toBeLessThanOrEqual(Math.max(2 * before.p50, before.p50 + 50));
+    expect(after.max).toBeLessThan(1000);
 
     // Cancelling a delayed run is immediate and leaves the others waiting.
     await DBOS.cancelWorkflow(delayed[0]!);
     expect((await t.request('GET', `/api/runs/${delayed[0]}`)).body.dbosStatus).toBe('CANCELLED');
     expect((await t.request('GET', `/api/runs/${delayed[1]}`)).body.dbosStatus).toBe('DELAYED');
-  });
+  }, 180_000);
 
   it('idempotencyKey makes POST /api/runs idempotent, and conflicts across intents', async () => {
     const intentId = await createIntent(echoIntent('idem'));
@@ -217,6 +243,11 @@ describe('data plane on real Postgres + DBOS', () => {
       const res = await t.request('POST', '/api/intents', body);
       expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status: 400, error: 'validation' });
       expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
+    }
+    // notBefore beyond the 24 h cap (as delayMs is capped) says so, naming the field and the cap.
+    for (const notBefore of ['9999-12-31T00:00:00Z', new Date(Date.now() + 25 * 3_600_000).toISOString()]) {
+      const far = await t.request('POST', '/api/intents', echoIntent('v', { notBefore }));
+      expect([far.status, JSON.stringify(far.body.details)]).toEqual([400, expect.stringContaining('notBefore must be at most 24 h (86400000 ms) from now')]);
     }
     const invalidJson = await t.request('POST', '/api/intents', '{"goal": ');
     expect(invalidJson.status).toBe(400);

@@ -6,12 +6,14 @@ import {
   type AppStepOptions,
   cancellableSleep,
   continueWorkflowTrace,
+  currentExecutionEntry,
   DbosService,
   errorOf,
   runAppStep,
   runEffectStep,
   serviceMetrics,
   type TraceCarrier,
+  uncountedByQueue,
   withStepSpan,
 } from '#dbos';
 import { RunsRepository } from '#runs';
@@ -76,13 +78,26 @@ export class IntentWorkflow {
     dbos: DbosService,
   ) {
     this.steps = { db, sharedDatabase };
-    // Every execution holds one of the process's run slots, however it started (see ExecutionSlots).
-    this.workflow = DBOS.registerWorkflow((input: IntentWorkflowInput) => dbos.slots.hold(DBOS.workflowID ?? '', () => this.pipeline(input)), {
-      name: INTENT_WORKFLOW_NAME,
-    });
+    // Every execution holds one of the process's run slots, however it started (see ExecutionSlots),
+    // except while it sleeps: then it holds no slot and does not count against the intents queue's
+    // workerConcurrency, and it takes a slot again (waiting for one) before ExecuteST.
+    this.workflow = DBOS.registerWorkflow(
+      (input: IntentWorkflowInput) => {
+        // Before any await: DBOS's registry entry of this very execution.
+        const execution = currentExecutionEntry();
+        const runId = DBOS.workflowID ?? '';
+        return dbos.slots.hold(runId, (slot) =>
+          this.pipeline(input, (ms, wakeAt) =>
+            // The span is the sleep's own; taking a slot back after it is not part of it.
+            slot.setAside(() => uncountedByQueue(execution, () => dbos.asleep(runId, wakeAt, () => withStepSpan('DBOS.sleep', () => cancellableSleep(ms))))),
+          ),
+        );
+      },
+      { name: INTENT_WORKFLOW_NAME },
+    );
   }
 
-  private async pipeline(input: IntentWorkflowInput): Promise<ExecutionReport> {
+  private async pipeline(input: IntentWorkflowInput, sleep: (ms: number, wakeAt: number) => Promise<void>): Promise<ExecutionReport> {
     const runId = DBOS.workflowID;
     if (!runId) throw new Error('IntentWorkflow must run as a workflow');
     const executionStart = Date.now();
@@ -103,7 +118,7 @@ export class IntentWorkflow {
       });
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
-        await withStepSpan('DBOS.sleep', () => cancellableSleep(decision.delayMs));
+        await sleep(decision.delayMs, Date.parse(decision.decidedAt) + decision.delayMs);
       }
       current = 'ExecuteST';
       const report = await runEffectStep('ExecuteST', this.steps, { maxAttempts: patch.maxAttempts, ...EXECUTE_RETRY, shouldRetry: isTransient }, () =>

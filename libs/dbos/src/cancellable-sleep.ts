@@ -33,3 +33,35 @@ export async function cancellableSleep(durationMs: number): Promise<void> {
     watch.release();
   }
 }
+
+/** DBOS's own record of one execution running in this process (what its queues count). */
+type RunningEntry = NonNullable<ReturnType<NonNullable<typeof DBOSExecutor.globalInstance>['systemDatabase']['runningWorkflowMap']['get']>>[number];
+
+/**
+ * DBOS's registry entry of the execution that calls this: call it first thing in the workflow
+ * function, before any await. DBOS registers the execution and calls the workflow function in the
+ * same synchronous run, so the newest entry under the workflow's ID is this execution's.
+ */
+export function currentExecutionEntry(): RunningEntry | undefined {
+  const workflowId = DBOS.workflowID;
+  if (!workflowId) return undefined;
+  return DBOSExecutor.globalInstance?.systemDatabase.runningWorkflowMap.get(workflowId)?.at(-1);
+}
+
+/**
+ * Runs `body` (a sleep) without the execution counting against its queue's `workerConcurrency`:
+ * DBOS counts, per queue, the executions in its registry that it dequeued from that queue, a
+ * sleeping one too, so RUN_CONCURRENCY sleepers would stop this worker dequeuing anything. The
+ * execution stays in the registry (shutdown, cancellation and recovery still see it); only its queue
+ * name is set aside, and put back when `body` settles, before the run takes an execution slot again.
+ */
+export async function uncountedByQueue<T>(entry: RunningEntry | undefined, body: () => Promise<T>): Promise<T> {
+  if (entry?.queueName === undefined) return body();
+  const queueName = entry.queueName;
+  entry.queueName = undefined;
+  try {
+    return await body();
+  } finally {
+    entry.queueName = queueName;
+  }
+}

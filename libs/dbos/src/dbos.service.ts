@@ -1,4 +1,4 @@
-import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
+import { DBOS, Error as DBOSErrors, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { applySystemSql, createPool, warmPool } from '#db';
@@ -266,6 +266,43 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       this.slots.cancelReservation(params.workflowID);
     }
     return true;
+  }
+
+  /**
+   * A run of the intents queue asleep until `wakeAt` (epoch ms), under a global limit
+   * (RUN_GLOBAL_CONCURRENCY): the queue's global count is its PENDING workflows in Postgres, a sleeping
+   * one too, so while asleep the workflow's queue name is set aside in its row (a takeover still puts
+   * it back on the intents queue: recoveryQueues). Woken, the run goes back on the queue in its place
+   * (ENQUEUED, its creation time unchanged), so it executes only when the global limit has room, and
+   * this execution ends: DBOS parks it and delivers the outcome of the execution that dequeues it.
+   * That one finds the deadline past and does not sleep again. Without a global limit, or for a run
+   * not on the intents queue, just `sleep`.
+   */
+  async asleep(runId: string, wakeAt: number, sleep: () => Promise<void>): Promise<void> {
+    if (this.runs.globalConcurrency === undefined || !this.pool || wakeAt <= Date.now()) return sleep();
+    const left = await this.pool.query(
+      `UPDATE dbos.workflow_status SET queue_name = NULL WHERE workflow_uuid = $1 AND status = 'PENDING' AND queue_name = $2`,
+      [runId, DEFAULT_QUEUE],
+    );
+    if (left.rowCount !== 1) return sleep();
+    try {
+      await sleep();
+    } catch (error) {
+      // Cancelled (its queue name is cleared anyway), or the process is stopping: back on its queue.
+      await this.pool
+        .query(`UPDATE dbos.workflow_status SET queue_name = $2 WHERE workflow_uuid = $1 AND status = 'PENDING' AND queue_name IS NULL`, [runId, DEFAULT_QUEUE])
+        .catch(() => undefined);
+      throw error;
+    }
+    const back = await this.pool.query(
+      `UPDATE dbos.workflow_status
+          SET status = 'ENQUEUED', queue_name = $2, owner_xid = NULL, started_at_epoch_ms = NULL,
+              updated_at = (EXTRACT(EPOCH FROM now()) * 1000)::bigint
+        WHERE workflow_uuid = $1 AND status = 'PENDING' AND queue_name IS NULL`,
+      [runId, DEFAULT_QUEUE],
+    );
+    // Not PENDING any more (cancelled meanwhile): DBOS's next call in the workflow says so.
+    if (back.rowCount === 1) throw new DBOSErrors.DBOSWorkflowCancelledError(runId);
   }
 
   /** Starts `workflow` on a registered queue under a caller-chosen (idempotent) workflow ID. */

@@ -53,4 +53,58 @@ describe('ExecutionSlots', () => {
     expect(slots.inUse).toBe(0);
     expect(slots.tryReserve('four')).toBe(true);
   });
+
+  it('a run that sets its slot aside (asleep) frees it for a waiter, then waits in order to take one back', async () => {
+    const slots = new ExecutionSlots(1);
+    const asleep = deferred();
+    const other = deferred();
+    const order: string[] = [];
+    const sleeper = slots.hold('sleeper', async (lease) => {
+      order.push('sleeper starts');
+      await lease.setAside(() => asleep.promise);
+      order.push('sleeper executes again');
+    });
+    await Promise.resolve();
+    // Asleep, it holds nothing: another run takes the only slot at once.
+    expect(slots.inUse).toBe(0);
+    expect(slots.tryReserve('other')).toBe(true);
+    const running = slots.hold('other', async () => {
+      order.push('other executes');
+      await other.promise;
+    });
+    await Promise.resolve();
+    // Woken while the other run holds the slot: it waits, and blocks new reservations.
+    asleep.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['sleeper starts', 'other executes']);
+    expect(slots.tryReserve('third')).toBe(false);
+    other.resolve();
+    await Promise.all([sleeper, running]);
+    expect(order).toEqual(['sleeper starts', 'other executes', 'sleeper executes again']);
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('a sleep that throws (a cancel) takes no slot back, and the slot count stays right', async () => {
+    const slots = new ExecutionSlots(1);
+    const blocker = deferred();
+    const cancelled = deferred();
+    const sleeper = slots.hold('sleeper', (lease) =>
+      lease.setAside(async () => {
+        await cancelled.promise;
+        throw new Error('cancelled');
+      }),
+    );
+    await Promise.resolve();
+    const busy = slots.hold('busy', () => blocker.promise);
+    await Promise.resolve();
+    expect(slots.inUse).toBe(1);
+    // The cancelled sleeper ends at once, although every slot is taken.
+    cancelled.resolve();
+    await expect(sleeper).rejects.toThrow('cancelled');
+    expect(slots.inUse).toBe(1);
+    blocker.resolve();
+    await busy;
+    expect(slots.inUse).toBe(0);
+    expect(slots.tryReserve('next')).toBe(true);
+  });
 });

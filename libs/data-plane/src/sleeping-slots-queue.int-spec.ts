@@ -1,0 +1,81 @@
+import { DbosService } from '#dbos';
+import { EffectCounter } from '../../../test/support/effect-counter.js';
+import { startRun } from '../../../test/support/runs.js';
+import { allSucceeded, intentsQueueCount, queuesOf, sleepers, workflowStatus } from '../../../test/support/sleepers.js';
+import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { waitFor } from '../../../test/support/wait.js';
+
+const OPERATOR = 'sleeping-operator-token-0';
+const op = { authorization: `Bearer ${OPERATOR}` };
+
+/**
+ * Runs sleeping in the process, with every run going through the intents queue: a sleeper does not
+ * count against the queue's workerConcurrency (DBOS counts every execution it dequeued, a sleeping
+ * one too), and once awake it takes a slot again before ExecuteST, waiting for one like any run, so
+ * RUN_CONCURRENCY still bounds what executes. Effects are counted at a loopback server.
+ */
+describe('runs sleeping in the process, every run through the queue (RUN_DIRECT_START off, RUN_CONCURRENCY 2)', () => {
+  let t: TestApp;
+  const effects = new EffectCounter();
+  const http = (path: string) => ({ connector: 'http', args: { method: 'POST', url: effects.url(path), body: { path } } });
+  const slotsInUse = (): number => t.app.get(DbosService).slots.inUse;
+
+  beforeAll(async () => {
+    await effects.start();
+    t = await startTestApp({
+      OPS_API_TOKENS: `alice:operator:${OPERATOR}`,
+      RUN_CONCURRENCY: '2',
+      RUN_DIRECT_START: 'off',
+      HTTP_CONNECTOR_ALLOWLIST: `${effects.prefix}/`,
+    });
+  });
+  afterAll(async () => {
+    effects.hold = undefined;
+    effects.release();
+    await t?.close();
+    await effects.close();
+  });
+
+  it("do not count against the queue's workerConcurrency: an immediate run is dequeued at once", async () => {
+    const { ids } = await sleepers(t, op, (i) => [http(`asleep-${i}`)], 2, 10_000);
+    // Dequeued from the intents queue, which DBOS counts them against unless they are set aside.
+    expect(await queuesOf(t, ids)).toEqual(['intents', 'intents']);
+    const started = Date.now();
+    const now = await startRun(t, [http('now')]);
+    try {
+      await waitFor('the queued run to succeed', async () => ((await workflowStatus(t, now)) === 'SUCCESS' ? true : undefined), 3000, 20);
+    } finally {
+      console.log(
+        `through the queue: immediate run ${(await workflowStatus(t, now)) ?? '?'} after ${Date.now() - started} ms with RUN_CONCURRENCY (2) runs asleep in the process`,
+      );
+    }
+    // Asleep, they count nowhere.
+    expect(intentsQueueCount()).toBe(0);
+    expect(slotsInUse()).toBe(0);
+    await allSucceeded(t, ids);
+    expect(effects.total).toBe(3);
+  });
+
+  it('woken, a sleeper waits for a slot: no effect of it while RUN_CONCURRENCY other runs execute', async () => {
+    const before = effects.total;
+    const { ids, deadline } = await sleepers(t, op, (i) => [http(`woken-${i}`)], 2, 8000);
+    // Two runs take both slots and keep them past the sleepers' deadline (their effect is held open).
+    effects.hold = () => true;
+    const blockers = [await startRun(t, [http('blocker-0')]), await startRun(t, [http('blocker-1')])];
+    await waitFor('both blockers to hold their effect open', () => Promise.resolve(effects.total - before === 2 ? true : undefined), 5000);
+    expect(Date.now()).toBeLessThan(deadline);
+    expect(slotsInUse()).toBe(2);
+    expect(intentsQueueCount()).toBe(2);
+    // Past the deadline: the sleepers are awake and wait for a slot, counted by the queue again.
+    await new Promise((resolve) => setTimeout(resolve, deadline + 2000 - Date.now()));
+    expect(effects.total - before).toBe(2);
+    expect(await Promise.all(ids.map((id) => workflowStatus(t, id)))).toEqual(['PENDING', 'PENDING']);
+    expect(slotsInUse()).toBe(2);
+    expect(intentsQueueCount()).toBe(4);
+    effects.hold = undefined;
+    effects.release();
+    await allSucceeded(t, [...ids, ...blockers]);
+    expect(effects.total - before).toBe(4);
+    expect(slotsInUse()).toBe(0);
+  });
+});

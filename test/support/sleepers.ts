@@ -1,0 +1,63 @@
+import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+import { sql } from 'kysely';
+import { startRun } from './runs.js';
+import type { TestApp } from './test-app.js';
+import { waitFor } from './wait.js';
+
+/** Executions in this process that DBOS counts against the intents queue's workerConcurrency. */
+export const intentsQueueCount = (): number => DBOSExecutor.globalInstance?.systemDatabase.countRunningWorkflowsForQueue('intents') ?? -1;
+
+/** The workflow's status in dbos.workflow_status. */
+export const workflowStatus = async (t: TestApp, id: string): Promise<string | undefined> =>
+  (await sql<{ status: string }>`SELECT status FROM dbos.workflow_status WHERE workflow_uuid = ${id}`.execute(t.db)).rows[0]?.status;
+
+/** The queue each workflow of `ids` is on (dbos.workflow_status.queue_name). */
+export const queuesOf = async (t: TestApp, ids: readonly string[]): Promise<(string | null)[]> =>
+  Promise.all(
+    ids.map(
+      async (id) =>
+        (await sql<{ queue_name: string | null }>`SELECT queue_name FROM dbos.workflow_status WHERE workflow_uuid = ${id}`.execute(t.db)).rows[0]?.queue_name ??
+        null,
+    ),
+  );
+
+/** Waits until every workflow of `ids` is SUCCESS. */
+export const allSucceeded = (t: TestApp, ids: readonly string[], timeoutMs = 20_000): Promise<true> =>
+  waitFor(
+    `${ids.length} run(s) to succeed`,
+    async () => ((await Promise.all(ids.map((id) => workflowStatus(t, id)))).every((s) => s === 'SUCCESS') ? true : undefined),
+    timeoutMs,
+  );
+
+/**
+ * Runs asleep in this process. A delayed run waits DELAYED on the queue, holding nothing; resumed (or
+ * forked, or recovered) before its deadline, it runs its first steps and sleeps the rest of its delay
+ * in DBOS.sleep, in this process: PENDING, dequeued from the intents queue (resume of a DELAYED run
+ * keeps its queue; resume after a cancel would not: DBOS's cancel clears the queue name).
+ * Returns once `count` of them sleep, with the instant their deadline passes. `operator` are the
+ * headers of an operator's token.
+ */
+export async function sleepers(
+  t: TestApp,
+  operator: Record<string, string>,
+  tasks: (i: number) => unknown[],
+  count: number,
+  delayMs: number,
+): Promise<{ ids: string[]; deadline: number }> {
+  const why = { actor: 'alice', reason: 'a run sleeping in the process' };
+  const ids: string[] = [];
+  const created = Date.now();
+  for (let i = 0; i < count; i++) ids.push(await startRun(t, tasks(i), { delayMs }));
+  // Resume of a DELAYED run ends its wait on the queue: ENQUEUED on its own queue (intents), in its place.
+  for (const id of ids) {
+    await waitFor(`${id} to be DELAYED`, async () => ((await workflowStatus(t, id)) === 'DELAYED' ? true : undefined));
+    const res = await t.request('POST', `/api/ops/wf/${id}/resume`, why, operator);
+    if (res.status !== 202) throw new Error(`resume of ${id} answered ${res.status}: ${res.text}`);
+  }
+  for (const id of ids)
+    await waitFor(`${id} to sleep in the process`, async () => {
+      const steps = (await t.request('GET', `/api/runs/${id}/steps`)).body.steps as { name: string }[];
+      return (await workflowStatus(t, id)) === 'PENDING' && steps.some((s) => s.name === 'DBOS.sleep') ? true : undefined;
+    });
+  return { ids, deadline: created + delayMs };
+}
