@@ -94,6 +94,42 @@ interface StepState {
 /** db/system/0004_step_checkpoint.sql: ownership check and operation_outputs row, raising on either failure. */
 const RECORD_CHECKPOINT = 'SELECT app.record_step_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9)';
 
+/** A step's checkpoint row, as app.record_step_checkpoint takes it. */
+interface Checkpoint {
+  readonly workflowID: string;
+  readonly functionID: number;
+  readonly name: string;
+  readonly output: string | null;
+  readonly serialization: string | null;
+  readonly startedAt: number;
+  readonly completedAt: number;
+  /** This execution's ownership token (null: no check, as DBOS does without one). */
+  readonly owner: string | null;
+}
+
+/**
+ * The checkpoint and `COMMIT` of the transaction open on `client`, in one write. A refused checkpoint
+ * (ownership lost, step already recorded) aborts the transaction, so the `COMMIT` rolls it back, and
+ * is thrown as the DBOS error its own steps raise for it.
+ */
+async function commitWithCheckpoint(client: PoolClient, checkpoint: Checkpoint, applicationName: string | null): Promise<void> {
+  const { workflowID, functionID, name, output, serialization, startedAt, completedAt, owner } = checkpoint;
+  sendTogether(client);
+  const recorded = settle(
+    client.query(RECORD_CHECKPOINT, [workflowID, functionID, name, output, startedAt, completedAt, serialization, owner, applicationName]),
+  );
+  const committed = client.query('COMMIT');
+  const outcome = await recorded;
+  await committed;
+  if ('error' in outcome) throw checkpointError(outcome.error, workflowID, functionID);
+}
+
+function launched(name: string): DBOSExecutor {
+  const executor = DBOSExecutor.globalInstance;
+  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  return executor;
+}
+
 /**
  * DBOS 5.3's transactional step (`runTransactionalInternalStep`: the same checks, the same
  * checkpoint row, the same errors) in two round trips instead of six. The statements of one
@@ -110,8 +146,7 @@ const RECORD_CHECKPOINT = 'SELECT app.record_step_checkpoint($1, $2, $3, $4, $5,
  * A failure of `body` is recorded as the step's outcome, as DBOS does, so a replay fails the same way.
  */
 async function checkpointedStep<T>(workflowID: string, functionID: number, name: string, body: (sql: StepSql) => Promise<T>): Promise<T> {
-  const executor = DBOSExecutor.globalInstance;
-  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  const executor = launched(name);
   const system = executor.systemDatabase;
   const owner = currentOwnerXid(workflowID) ?? null;
   const startedAt = Date.now();
@@ -138,15 +173,10 @@ async function checkpointedStep<T>(workflowID: string, functionID: number, name:
         throw outcome.error;
       }
       const output = await executor.serializer.stringify(outcome.value !== undefined ? outcome.value : null);
-      sendTogether(client);
-      const recorded = settle(
-        client.query(RECORD_CHECKPOINT, [workflowID, functionID, name, output, startedAt, Date.now(), null, owner, system.appName ?? null]),
-      );
-      const committed = client.query('COMMIT');
-      const checkpoint = await recorded;
+      // The COMMIT goes out with the checkpoint: the transaction ends there whatever the outcome.
       open = false;
-      await committed;
-      if ('error' in checkpoint) throw checkpointError(checkpoint.error, workflowID, functionID);
+      const checkpoint = { workflowID, functionID, name, output, serialization: null, startedAt, completedAt: Date.now(), owner };
+      await commitWithCheckpoint(client, checkpoint, system.appName ?? null);
       return { fresh: outcome.value };
     } catch (error) {
       if (open) await client.query('ROLLBACK').catch(() => undefined);
@@ -164,14 +194,12 @@ async function checkpointedStep<T>(workflowID: string, functionID: number, name:
     throw error;
   }
   if ('fresh' in result) return result.fresh;
-  return (await stored(result.stored, workflowID, functionID, name)) as T;
+  return (await stored(executor, result.stored, workflowID, functionID, name)) as T;
 }
 
 /** A step's checkpoint as DBOS replays it: its recorded output, or its recorded error thrown. */
-async function stored(row: StepState, workflowID: string, functionID: number, name: string): Promise<unknown> {
+async function stored(executor: DBOSExecutor, row: StepState, workflowID: string, functionID: number, name: string): Promise<unknown> {
   if (row.function_name !== name) throw new DBOSErrors.DBOSUnexpectedStepError(workflowID, functionID, name, row.function_name ?? '?');
-  const executor = DBOSExecutor.globalInstance;
-  if (!executor) throw new Error(`${name}: DBOS is not launched`);
   return DBOSExecutor.reviveResultOrError(
     { output: row.output, error: row.error, serialization: row.serialization, childWorkflowID: row.child_workflow_id, functionName: row.function_name },
     executor.serializer,
@@ -242,8 +270,7 @@ async function effectStep<T>(
   retries: EffectStepRetries,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const executor = DBOSExecutor.globalInstance;
-  if (!executor) throw new Error(`${name}: DBOS is not launched`);
+  const executor = launched(name);
   const system = executor.systemDatabase;
   const owner = currentOwnerXid(workflowID) ?? null;
   const startedAt = Date.now();
@@ -256,7 +283,7 @@ async function effectStep<T>(
     }
   });
   if (row?.status === 'CANCELLED') throw new DBOSErrors.DBOSWorkflowCancelledError(workflowID);
-  if (row?.function_name != null) return (await stored(row, workflowID, functionID, name)) as T;
+  if (row?.function_name != null) return (await stored(executor, row, workflowID, functionID, name)) as T;
 
   let watch = system.watchForCancellation(workflowID);
   const errors: Error[] = [];
@@ -298,7 +325,7 @@ async function effectStep<T>(
         }
         continue;
       }
-      return await recordSuccess(workflowID, functionID, name, startedAt, owner, value);
+      return await recordSuccess(executor, { workflowID, functionID, name, startedAt, owner }, value);
     }
   } finally {
     watch.release();
@@ -313,36 +340,21 @@ async function effectStep<T>(
 }
 
 /** The step's output recorded as its checkpoint (one write: BEGIN, checkpoint, COMMIT); returns it as a replay would. */
-async function recordSuccess<T>(workflowID: string, functionID: number, name: string, startedAt: number, owner: string | null, value: T): Promise<T> {
-  const executor = DBOSExecutor.globalInstance;
-  if (!executor) throw new Error(`${name}: DBOS is not launched`);
-  const system = executor.systemDatabase;
-  const output = await serializeFunctionInputOutput(value, [name, '<result>'], executor.serializer);
+async function recordSuccess<T>(
+  executor: DBOSExecutor,
+  step: Pick<Checkpoint, 'workflowID' | 'functionID' | 'name' | 'startedAt' | 'owner'>,
+  value: T,
+): Promise<T> {
+  const output = await serializeFunctionInputOutput(value, [step.name, '<result>'], executor.serializer);
   // One completion time for every retry of the write, so a retry after a commit whose answer was lost finds its own row.
-  const completedAt = Date.now();
+  const checkpoint = { ...step, output: output.stringified, serialization: output.sername, completedAt: Date.now() };
+  const system = executor.systemDatabase;
   await withDbRetry(async () => {
     const client = await system.connect();
     try {
-      sendTogether(client);
-      const begun = client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const recorded = settle(
-        client.query(RECORD_CHECKPOINT, [
-          workflowID,
-          functionID,
-          name,
-          output.stringified,
-          startedAt,
-          completedAt,
-          output.sername,
-          owner,
-          system.appName ?? null,
-        ]),
-      );
-      const committed = client.query('COMMIT');
-      await begun;
-      const checkpoint = await recorded;
-      await committed;
-      if ('error' in checkpoint) throw checkpointError(checkpoint.error, workflowID, functionID);
+      // With the pools' clients, BEGIN goes out in the same write as the checkpoint and COMMIT.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      await commitWithCheckpoint(client, checkpoint, system.appName ?? null);
     } finally {
       client.release();
     }
