@@ -1,7 +1,8 @@
 import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { sql } from 'kysely';
+import { EffectCounter } from './effect-counter.js';
 import { startRun } from './runs.js';
-import type { TestApp } from './test-app.js';
+import { startTestApp, type TestApp } from './test-app.js';
 import { waitFor } from './wait.js';
 
 /** Executions in this process that DBOS counts against the intents queue's workerConcurrency. */
@@ -60,4 +61,41 @@ export async function sleepers(
       return (await workflowStatus(t, id)) === 'PENDING' && steps.some((s) => s.name === 'DBOS.sleep') ? true : undefined;
     });
   return { ids, deadline: created + delayMs };
+}
+
+/** The operator token of sleepingRunsApp, and the headers that carry it. */
+export const SLEEPERS_OPERATOR = 'sleeping-operator-token-0';
+export const sleepersOperator = { authorization: `Bearer ${SLEEPERS_OPERATOR}` };
+
+/**
+ * The app of a sleeping-runs spec: RUN_CONCURRENCY 2, an operator (sleepersOperator) and a loopback
+ * effect counter its `http` tasks reach, plus `env`. Registers the spec's beforeAll/afterAll: the
+ * app is `t` once they ran; held effects are let go before the app closes.
+ */
+export function sleepingRunsApp(env: Record<string, string>): { readonly t: TestApp; effects: EffectCounter; http: (path: string) => unknown } {
+  let app: TestApp | undefined;
+  const effects = new EffectCounter();
+  beforeAll(async () => {
+    await effects.start();
+    app = await startTestApp({
+      OPS_API_TOKENS: `alice:operator:${SLEEPERS_OPERATOR}`,
+      RUN_CONCURRENCY: '2',
+      HTTP_CONNECTOR_ALLOWLIST: `${effects.prefix}/`,
+      ...env,
+    });
+  });
+  afterAll(async () => {
+    effects.hold = undefined;
+    effects.release();
+    await app?.close();
+    await effects.close();
+  });
+  return {
+    get t(): TestApp {
+      if (!app) throw new Error('the sleeping-runs app is not started (outside its describe)');
+      return app;
+    },
+    effects,
+    http: (path: string) => ({ connector: 'http', args: { method: 'POST', url: effects.url(path), body: { path } } }),
+  };
 }

@@ -1,12 +1,9 @@
 import { DbosService } from '#dbos';
-import { EffectCounter } from '../../../test/support/effect-counter.js';
 import { startRun } from '../../../test/support/runs.js';
-import { allSucceeded, intentsQueueCount, queuesOf, sleepers, workflowStatus } from '../../../test/support/sleepers.js';
-import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { allSucceeded, intentsQueueCount, queuesOf, sleepers, sleepersOperator, sleepingRunsApp, workflowStatus } from '../../../test/support/sleepers.js';
 import { waitFor } from '../../../test/support/wait.js';
 
-const OPERATOR = 'sleeping-operator-token-0';
-const op = { authorization: `Bearer ${OPERATOR}` };
+const op = sleepersOperator;
 
 /**
  * Runs sleeping in the process, with every run going through the intents queue: a sleeper does not
@@ -15,53 +12,36 @@ const op = { authorization: `Bearer ${OPERATOR}` };
  * RUN_CONCURRENCY still bounds what executes. Effects are counted at a loopback server.
  */
 describe('runs sleeping in the process, every run through the queue (RUN_DIRECT_START off, RUN_CONCURRENCY 2)', () => {
-  let t: TestApp;
-  const effects = new EffectCounter();
-  const http = (path: string) => ({ connector: 'http', args: { method: 'POST', url: effects.url(path), body: { path } } });
-  const slotsInUse = (): number => t.app.get(DbosService).slots.inUse;
-
-  beforeAll(async () => {
-    await effects.start();
-    t = await startTestApp({
-      OPS_API_TOKENS: `alice:operator:${OPERATOR}`,
-      RUN_CONCURRENCY: '2',
-      RUN_DIRECT_START: 'off',
-      HTTP_CONNECTOR_ALLOWLIST: `${effects.prefix}/`,
-    });
-  });
-  afterAll(async () => {
-    effects.hold = undefined;
-    effects.release();
-    await t?.close();
-    await effects.close();
-  });
+  const app = sleepingRunsApp({ RUN_DIRECT_START: 'off' });
+  const { effects, http } = app;
+  const slotsInUse = (): number => app.t.app.get(DbosService).slots.inUse;
 
   it("do not count against the queue's workerConcurrency: an immediate run is dequeued at once", async () => {
-    const { ids } = await sleepers(t, op, (i) => [http(`asleep-${i}`)], 2, 10_000);
+    const { ids } = await sleepers(app.t, op, (i) => [http(`asleep-${i}`)], 2, 10_000);
     // Dequeued from the intents queue, which DBOS counts them against unless they are set aside.
-    expect(await queuesOf(t, ids)).toEqual(['intents', 'intents']);
+    expect(await queuesOf(app.t, ids)).toEqual(['intents', 'intents']);
     const started = Date.now();
-    const now = await startRun(t, [http('now')]);
+    const now = await startRun(app.t, [http('now')]);
     try {
-      await waitFor('the queued run to succeed', async () => ((await workflowStatus(t, now)) === 'SUCCESS' ? true : undefined), 3000, 20);
+      await waitFor('the queued run to succeed', async () => ((await workflowStatus(app.t, now)) === 'SUCCESS' ? true : undefined), 3000, 20);
     } finally {
       console.log(
-        `through the queue: immediate run ${(await workflowStatus(t, now)) ?? '?'} after ${Date.now() - started} ms with RUN_CONCURRENCY (2) runs asleep in the process`,
+        `through the queue: immediate run ${(await workflowStatus(app.t, now)) ?? '?'} after ${Date.now() - started} ms with RUN_CONCURRENCY (2) runs asleep in the process`,
       );
     }
     // Asleep, they count nowhere.
     expect(intentsQueueCount()).toBe(0);
     expect(slotsInUse()).toBe(0);
-    await allSucceeded(t, ids);
+    await allSucceeded(app.t, ids);
     expect(effects.total).toBe(3);
   });
 
   it('woken, a sleeper waits for a slot: no effect of it while RUN_CONCURRENCY other runs execute', async () => {
     const before = effects.total;
-    const { ids, deadline } = await sleepers(t, op, (i) => [http(`woken-${i}`)], 2, 8000);
+    const { ids, deadline } = await sleepers(app.t, op, (i) => [http(`woken-${i}`)], 2, 8000);
     // Two runs take both slots and keep them past the sleepers' deadline (their effect is held open).
     effects.hold = () => true;
-    const blockers = [await startRun(t, [http('blocker-0')]), await startRun(t, [http('blocker-1')])];
+    const blockers = [await startRun(app.t, [http('blocker-0')]), await startRun(app.t, [http('blocker-1')])];
     await waitFor('both blockers to hold their effect open', () => Promise.resolve(effects.total - before === 2 ? true : undefined), 5000);
     expect(Date.now()).toBeLessThan(deadline);
     expect(slotsInUse()).toBe(2);
@@ -69,12 +49,12 @@ describe('runs sleeping in the process, every run through the queue (RUN_DIRECT_
     // Past the deadline: the sleepers are awake and wait for a slot, counted by the queue again.
     await new Promise((resolve) => setTimeout(resolve, deadline + 2000 - Date.now()));
     expect(effects.total - before).toBe(2);
-    expect(await Promise.all(ids.map((id) => workflowStatus(t, id)))).toEqual(['PENDING', 'PENDING']);
+    expect(await Promise.all(ids.map((id) => workflowStatus(app.t, id)))).toEqual(['PENDING', 'PENDING']);
     expect(slotsInUse()).toBe(2);
     expect(intentsQueueCount()).toBe(4);
     effects.hold = undefined;
     effects.release();
-    await allSucceeded(t, [...ids, ...blockers]);
+    await allSucceeded(app.t, [...ids, ...blockers]);
     expect(effects.total - before).toBe(4);
     expect(slotsInUse()).toBe(0);
   });
