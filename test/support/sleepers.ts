@@ -99,3 +99,21 @@ export function sleepingRunsApp(env: Record<string, string>): { readonly t: Test
     http: (path: string) => ({ connector: 'http', args: { method: 'POST', url: effects.url(path), body: { path } } }),
   };
 }
+
+/**
+ * Two runs asleep in the process (their deadline 8 s out) and two other runs that then take both
+ * slots and hold them past that deadline: each blocker's effect is held open at the effect counter
+ * until `effects.release()`. Returns once both blockers hold theirs (the caller checks that this is
+ * before the sleepers' deadline).
+ */
+export async function sleepersBehindBlockers(
+  app: ReturnType<typeof sleepingRunsApp>,
+): Promise<{ before: number; ids: string[]; blockers: string[]; deadline: number }> {
+  const { t, effects, http } = app;
+  const before = effects.total;
+  const { ids, deadline } = await sleepers(t, sleepersOperator, (i) => [http(`woken-${i}`)], 2, 8000);
+  effects.hold = () => true;
+  const blockers = [await startRun(t, [http('blocker-0')]), await startRun(t, [http('blocker-1')])];
+  await waitFor('both blockers to hold their effect open', () => Promise.resolve(effects.total - before === 2 ? true : undefined), 5000);
+  return { before, ids, blockers, deadline };
+}

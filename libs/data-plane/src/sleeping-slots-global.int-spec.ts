@@ -1,6 +1,6 @@
 import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { startRun } from '../../../test/support/runs.js';
-import { allSucceeded, queuesOf, sleepers, sleepersOperator, sleepingRunsApp, workflowStatus } from '../../../test/support/sleepers.js';
+import { allSucceeded, queuesOf, sleepers, sleepersBehindBlockers, sleepersOperator, sleepingRunsApp, workflowStatus } from '../../../test/support/sleepers.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const op = sleepersOperator;
@@ -30,11 +30,8 @@ describe('runs sleeping in the process, under RUN_GLOBAL_CONCURRENCY 2', () => {
   });
 
   it('woken, a sleeper goes back on the queue and waits there while the global limit is full', async () => {
-    const before = effects.total;
-    const { ids, deadline } = await sleepers(app.t, op, (i) => [http(`woken-${i}`)], 2, 8000);
-    effects.hold = () => true;
-    const blockers = [await startRun(app.t, [http('blocker-0')]), await startRun(app.t, [http('blocker-1')])];
-    await waitFor('both blockers to hold their effect open', () => Promise.resolve(effects.total - before === 2 ? true : undefined), 5000);
+    // Two runs take both slots and keep them past the sleepers' deadline (their effect is held open).
+    const { before, ids, blockers, deadline } = await sleepersBehindBlockers(app);
     expect(Date.now()).toBeLessThan(deadline);
     await new Promise((resolve) => setTimeout(resolve, deadline + 2500 - Date.now()));
     expect(effects.total - before).toBe(2);

@@ -1,6 +1,15 @@
 import { DbosService } from '#dbos';
 import { startRun } from '../../../test/support/runs.js';
-import { allSucceeded, intentsQueueCount, queuesOf, sleepers, sleepersOperator, sleepingRunsApp, workflowStatus } from '../../../test/support/sleepers.js';
+import {
+  allSucceeded,
+  intentsQueueCount,
+  queuesOf,
+  sleepers,
+  sleepersBehindBlockers,
+  sleepersOperator,
+  sleepingRunsApp,
+  workflowStatus,
+} from '../../../test/support/sleepers.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 const op = sleepersOperator;
@@ -37,12 +46,8 @@ describe('runs sleeping in the process, every run through the queue (RUN_DIRECT_
   });
 
   it('woken, a sleeper waits for a slot: no effect of it while RUN_CONCURRENCY other runs execute', async () => {
-    const before = effects.total;
-    const { ids, deadline } = await sleepers(app.t, op, (i) => [http(`woken-${i}`)], 2, 8000);
     // Two runs take both slots and keep them past the sleepers' deadline (their effect is held open).
-    effects.hold = () => true;
-    const blockers = [await startRun(app.t, [http('blocker-0')]), await startRun(app.t, [http('blocker-1')])];
-    await waitFor('both blockers to hold their effect open', () => Promise.resolve(effects.total - before === 2 ? true : undefined), 5000);
+    const { before, ids, blockers, deadline } = await sleepersBehindBlockers(app);
     expect(Date.now()).toBeLessThan(deadline);
     expect(slotsInUse()).toBe(2);
     expect(intentsQueueCount()).toBe(2);
