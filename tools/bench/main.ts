@@ -142,6 +142,17 @@ interface Service {
   readonly token: string;
 }
 
+/**
+ * A/B switches: these service variables, when set in the bench's own environment, are passed to the
+ * service (e.g. `RUN_CONCURRENCY=32 npx mise run bench -- --quick`); otherwise the service runs on
+ * its defaults, as `npm start` does.
+ */
+const AB_VARIABLES = ['DATABASE_PREPARED_STATEMENTS', 'RUN_CONCURRENCY', 'RUN_QUEUE_POLL_MS', 'RUN_DIRECT_START'] as const;
+
+function abSwitches(): Record<string, string> {
+  return Object.fromEntries(AB_VARIABLES.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+}
+
 async function startService(root: string, env: Record<string, string>, logFile: string, cpuProf = false): Promise<Service> {
   const token = randomBytes(24).toString('hex');
   const service = new ServiceProcess(
@@ -151,7 +162,7 @@ async function startService(root: string, env: Record<string, string>, logFile: 
       DBOS_EXECUTOR_ID: 'bench-service',
       OPS_API_TOKENS: `bench:operator:${token}`,
       // An A/B switch: DATABASE_PREPARED_STATEMENTS=off mise run bench …
-      ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
+      ...abSwitches(),
       ...env,
     },
     logFile,

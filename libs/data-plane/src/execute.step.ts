@@ -2,8 +2,8 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { currentOwnerXid } from '@dbos-inc/dbos-sdk/internal/context';
 import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { Inject, Injectable } from '@nestjs/common';
-import { errorOf } from '#dbos';
-import { type Claimant, ReceiptsRepository, RunsRepository, type Settlement } from '#runs';
+import { type EffectOutcome, errorOf, type StepSql } from '#dbos';
+import { type Claimant, ReceiptsRepository, RunsRepository, type Settlement, type StepRecord } from '#runs';
 import { ConnectorRegistry } from './connectors/connector.registry.js';
 import { PermanentTaskError } from './connectors/connector.js';
 import { type CompiledPlan, SHARED_DATABASE } from './intent.steps.js';
@@ -48,7 +48,12 @@ export class ExecuteStep {
     @Inject(SHARED_DATABASE) private readonly sharedDatabase: boolean,
   ) {}
 
-  async run(runId: string, plan: CompiledPlan, patch: Patch, decision: Decision): Promise<ExecutionReport> {
+  /**
+   * The tasks, then what records them: the last task's settlement, the step's mark, its report and
+   * the projection, as one `record` that the step commits with its checkpoint (runEffectStep). A
+   * failed attempt records its settlement and its `failed` mark here, before it throws.
+   */
+  async run(runId: string, plan: CompiledPlan, patch: Patch, decision: Decision): Promise<EffectOutcome<ExecutionReport>> {
     const startedAt = new Date();
     const claimant = this.claimant(runId, patch);
     // The last send's outcome, not yet durable: the next claim (one statement) settles it first.
@@ -62,9 +67,9 @@ export class ExecuteStep {
         }
         tasks.push(await this.perform(runId, plan, task, patch, claimant, pending));
       }
-      await this.settlePending(runId, claimant, pending);
       const report: ExecutionReport = { tasks };
-      await this.runs.recordStep({
+      const last = pending.settlement;
+      const step: StepRecord = {
         runId,
         stepId: 'ExecuteST',
         phase: 'completed',
@@ -72,8 +77,12 @@ export class ExecuteStep {
         startedAt,
         artifacts: [{ idx: 0, kind: 'execution_report', body: report }],
         projection: { status: 'succeeded', nextAction: 'NONE' },
-      });
-      return report;
+      };
+      // Both statements are issued before either is awaited: on the step's transaction they go out together.
+      const record = async (sql: StepSql): Promise<void> => {
+        await Promise.all([last ? this.settleOn(sql, runId, claimant, last) : undefined, this.runs.recordStep(step, sql)]);
+      };
+      return { value: report, record };
     } catch (error) {
       // A superseded execution records nothing more: the run's live execution owns its marks.
       if (error instanceof SupersededExecutionError) throw error;
@@ -108,9 +117,13 @@ export class ExecuteStep {
     const settlement = pending.settlement;
     if (!settlement) return;
     pending.settlement = undefined;
-    // A superseded execution's outcome is not recorded: the live execution re-sends that task itself.
+    await this.settleOn(undefined, runId, claimant, settlement);
+  }
+
+  /** One settlement, on `sql` (the step's transaction) or on its own. A superseded execution's outcome is not recorded: the live execution re-sends that task itself. */
+  private async settleOn(sql: StepSql | undefined, runId: string, claimant: Claimant, settlement: Settlement): Promise<void> {
     if (!claimant.checkLive && !(await this.isLive(runId, claimant))) return;
-    await this.receipts.settle(settlement, runId, claimant);
+    await this.receipts.settle(settlement, runId, claimant, sql);
   }
 
   /**

@@ -70,6 +70,37 @@ describe('step writes, app and system schemas in one database (the default)', ()
     }
   });
 
+  it("ExecuteST: the last task's settlement, the step's mark and report commit with its checkpoint, or none of them does", async () => {
+    // ExecuteST's success checkpoint (a row with an output) cannot be written; its error can.
+    await sql`
+      CREATE FUNCTION dbos.refuse_execute_success() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.function_name = 'ExecuteST' AND NEW.output IS NOT NULL THEN RAISE EXCEPTION 'injected: checkpoint refused'; END IF;
+        RETURN NEW;
+      END $$`.execute(t.db);
+    await sql`CREATE TRIGGER refuse_execute_success BEFORE INSERT ON dbos.operation_outputs FOR EACH ROW EXECUTE FUNCTION dbos.refuse_execute_success()`.execute(
+      t.db,
+    );
+    try {
+      const { runId, run } = await runToEnd(t);
+      expect(run).toMatchObject({ status: 'failed', dbosStatus: 'ERROR', nextAction: 'REPAIR', lastStep: 'ExecuteST' });
+      // The send was made and counted (its claim committed before it), but its outcome went down with the checkpoint.
+      const attempts = await sql<{ outcome: string | null; settled_at: Date | null }>`
+        SELECT outcome, settled_at FROM app.task_attempts WHERE run_id = ${runId}`.execute(t.db);
+      expect(attempts.rows).toEqual([{ outcome: null, settled_at: null }]);
+      // No ExecuteST mark: its completed mark went down with the checkpoint (the projection says failed).
+      expect(await marks(t, runId)).toEqual(['CompileST:completed', 'ApplyPatchST:completed', 'DecideST:completed']);
+      const kinds = await t.db.selectFrom('app.artifacts').select('kind').where('run_id', '=', runId).orderBy('id').execute();
+      expect(kinds.map((a) => a.kind)).not.toContain('execution_report');
+      const checkpoints = await sql<{ function_name: string; failed: boolean }>`
+        SELECT function_name, error IS NOT NULL AS failed FROM dbos.operation_outputs WHERE workflow_uuid = ${runId} ORDER BY function_id`.execute(t.db);
+      expect(checkpoints.rows.at(-1)).toEqual({ function_name: 'ExecuteST', failed: true });
+    } finally {
+      await sql`DROP TRIGGER refuse_execute_success ON dbos.operation_outputs`.execute(t.db);
+      await sql`DROP FUNCTION dbos.refuse_execute_success()`.execute(t.db);
+    }
+  });
+
   it(`admits ${RUN_ADMISSION} runs at a time into CompileST → DecideST, and every run of a burst still succeeds`, async () => {
     const intent = await t.request('POST', '/api/intents', ECHO_INTENT);
     const started = await Promise.all(

@@ -234,6 +234,17 @@ export interface EffectStepRetries {
 const MAX_RETRY_INTERVAL_SECONDS = 3600;
 
 /**
+ * An effect step's successful attempt: its value, and the app writes that record it (the last
+ * task's receipt, the step's mark, artifact and projection). `record` issues its statements on `sql`
+ * before its first await, so they go out together; it may run more than once (a retried commit), so
+ * it must not consume anything.
+ */
+export interface EffectOutcome<T> {
+  readonly value: T;
+  readonly record: (sql: StepSql) => Promise<void>;
+}
+
+/**
  * A DBOS step with external effects and retries (ExecuteST): `DBOS.runStep` with `retriesAllowed`,
  * the same semantics, in fewer round trips when the system schema shares the app database.
  *
@@ -242,15 +253,23 @@ const MAX_RETRY_INTERVAL_SECONDS = 3600;
  * (`BEGIN` + ownership check, `INSERT`, `COMMIT`). Here: one read for both (cancelled? checkpointed?),
  * the attempts as DBOS runs them (in DBOS's step context, so `DBOS.stepStatus` and its
  * `cancelSignal` work; a cancel check before every attempt after the first; a cancelled workflow or
- * lost ownership ends the step at once; backoff between attempts), and a success recorded with
- * `BEGIN`, the checkpoint (ownership check included, db/system/0004_step_checkpoint.sql) and `COMMIT`
- * in one write. A failure is recorded by DBOS itself, as runStep records it.
+ * lost ownership ends the step at once; backoff between attempts), and a success recorded in one
+ * transaction of two writes: `BEGIN` with the attempt's own app writes (`EffectOutcome.record`),
+ * then the checkpoint (ownership check included, db/system/0004_step_checkpoint.sql) with `COMMIT`.
+ * So the step's app writes commit with its checkpoint or not at all. A failure is recorded by DBOS
+ * itself, as runStep records it; so is a failure of `record` that is not the database's.
  *
- * With a separate system database, it is `DBOS.runStep`.
+ * With a separate system database, it is `DBOS.runStep`, `record` running on the app pool at the
+ * end of the attempt.
  */
-export function runEffectStep<T>(name: string, options: AppStepOptions, retries: EffectStepRetries, fn: () => Promise<T>): Promise<T> {
+export function runEffectStep<T>(name: string, options: AppStepOptions, retries: EffectStepRetries, fn: () => Promise<EffectOutcome<T>>): Promise<T> {
   if (!options.sharedDatabase) {
-    return timedStep(name, () => DBOS.runStep(fn, { name, retriesAllowed: true, ...retries }));
+    const attempt = async (): Promise<T> => {
+      const outcome = await fn();
+      await outcome.record(onPool(options.db));
+      return outcome.value;
+    };
+    return timedStep(name, () => DBOS.runStep(attempt, { name, retriesAllowed: true, ...retries }));
   }
   const context = getCurrentContextStore();
   if (!context || !DBOS.isInWorkflow() || DBOS.isInStep()) throw new Error(`${name} must run inside a workflow, outside any step`);
@@ -268,7 +287,7 @@ async function effectStep<T>(
   context: NonNullable<ReturnType<typeof getCurrentContextStore>>,
   name: string,
   retries: EffectStepRetries,
-  fn: () => Promise<T>,
+  fn: () => Promise<EffectOutcome<T>>,
 ): Promise<T> {
   const executor = launched(name);
   const system = executor.systemDatabase;
@@ -300,9 +319,9 @@ async function effectStep<T>(
         }
       }
       const current = watch;
-      let value: T;
+      let outcome: EffectOutcome<T>;
       try {
-        value = await runInStepContext(
+        outcome = await runInStepContext(
           context,
           functionID,
           { maxAttempts: retries.maxAttempts, currentAttempt: attempt, getCancelSignal: () => current.signal },
@@ -325,7 +344,15 @@ async function effectStep<T>(
         }
         continue;
       }
-      return await recordSuccess(executor, { workflowID, functionID, name, startedAt, owner }, value);
+      try {
+        return await recordSuccess(executor, { workflowID, functionID, name, startedAt, owner }, outcome);
+      } catch (error) {
+        // DBOS's refusals (cancelled, ownership lost) end the step as they are; an error of the step's
+        // app writes (a replay that broke determinism), once withDbRetry is through with it, is its outcome.
+        if (error instanceof DBOSErrors.DBOSError) throw error;
+        failure = error as Error;
+        break;
+      }
     }
   } finally {
     watch.release();
@@ -339,22 +366,34 @@ async function effectStep<T>(
   throw error;
 }
 
-/** The step's output recorded as its checkpoint (one write: BEGIN, checkpoint, COMMIT); returns it as a replay would. */
+/**
+ * The attempt's app writes and its output as the step's checkpoint, in one transaction of two writes:
+ * `BEGIN` with `record`'s statements, then the checkpoint with `COMMIT`. Returns the output as a
+ * replay would.
+ */
 async function recordSuccess<T>(
   executor: DBOSExecutor,
   step: Pick<Checkpoint, 'workflowID' | 'functionID' | 'name' | 'startedAt' | 'owner'>,
-  value: T,
+  outcome: EffectOutcome<T>,
 ): Promise<T> {
-  const output = await serializeFunctionInputOutput(value, [step.name, '<result>'], executor.serializer);
+  const output = await serializeFunctionInputOutput(outcome.value, [step.name, '<result>'], executor.serializer);
   // One completion time for every retry of the write, so a retry after a commit whose answer was lost finds its own row.
   const checkpoint = { ...step, output: output.stringified, serialization: output.sername, completedAt: Date.now() };
   const system = executor.systemDatabase;
   await withDbRetry(async () => {
     const client = await system.connect();
+    let open = false;
     try {
-      // With the pools' clients, BEGIN goes out in the same write as the checkpoint and COMMIT.
+      // With the pools' clients, BEGIN goes out in the same write as record's statements.
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      open = true;
+      await outcome.record(onClient(client));
+      // The COMMIT goes out with the checkpoint: the transaction ends there whatever the outcome.
+      open = false;
       await commitWithCheckpoint(client, checkpoint, system.appName ?? null);
+    } catch (error) {
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
     } finally {
       client.release();
     }

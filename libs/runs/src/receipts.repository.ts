@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { Database, type ReceiptStatus } from '#db';
+import type { StepSql } from '#dbos';
 
 export interface ReceiptKey {
   readonly taskKey: string;
@@ -72,10 +73,16 @@ export class ReceiptsRepository {
     return row;
   }
 
-  /** Settles one send on its own (the last task of a step, or a failed one): the same liveness rule as a claim. */
-  async settle(settle: Settlement, runId: string, claimant: Claimant): Promise<void> {
-    await sql`
+  /**
+   * Settles one send without claiming another (the last task of a step, or a failed one): the same
+   * liveness rule as a claim. On `onStep` (the step's checkpoint transaction) it commits with the
+   * checkpoint; otherwise on its own.
+   */
+  async settle(settle: Settlement, runId: string, claimant: Claimant, onStep?: StepSql): Promise<void> {
+    const statement = sql`
       SELECT * FROM app.claim_task(${JSON.stringify(settle)}::jsonb, NULL, ${runId}, NULL, NULL, NULL, false,
-                                   ${claimant.execution}, ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.execute(this.db);
+                                   ${claimant.execution}, ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.compile(this.db);
+    if (onStep) await onStep.execute(statement);
+    else await this.db.executeQuery(statement);
   }
 }
