@@ -170,6 +170,29 @@ describe('control plane: the exact six routes', () => {
     expect(row.inline).toMatchObject({ op: 'fork', actor: 'alice', reason: 'flag fixed', targetWorkflowID: original, forkedWorkflowID: forked, stepN: 4 });
   });
 
+  it('a fork at stepN 2 reuses CompileST and runs ApplyPatchST and DecideST again, then ExecuteST, which replays its effect', async () => {
+    const original = await startRun([{ connector: 'echo', args: { value: 'fork mid-prefix' } }]);
+    await dbosStatus(original, ['SUCCESS']);
+    const steps = (await t.request('GET', `/api/ops/wf/${original}/steps`, undefined, viewer)).body.steps;
+    const fork = await t.request('POST', `/api/ops/wf/${original}/fork`, { ...why, stepN: 2 }, op);
+    expect(fork.status).toBe(202);
+    const forked = fork.body.forkedWorkflowID as string;
+    await dbosStatus(forked, ['SUCCESS']);
+    expect((await t.request('GET', `/api/runs/${forked}`)).body).toMatchObject({ status: 'succeeded', nextAction: 'NONE', forkedFrom: original });
+    const forkedSteps = (await t.request('GET', `/api/ops/wf/${forked}/steps`, undefined, viewer)).body.steps;
+    expect(forkedSteps[0]).toEqual(steps[0]);
+    expect(forkedSteps.map((s: { stepN: number; name: string; status: string }) => `${s.stepN}:${s.name}:${s.status}`)).toEqual([
+      '1:CompileST:succeeded',
+      '2:ApplyPatchST:succeeded',
+      '3:DecideST:succeeded',
+      '4:ExecuteST:succeeded',
+    ]);
+    const artifacts = await t.db.selectFrom('app.artifacts').select('step_id').where('run_id', '=', forked).orderBy('id').execute();
+    expect(artifacts.map((a) => a.step_id)).toEqual(['ApplyPatchST', 'DecideST', 'ExecuteST']);
+    const report = (await t.request('GET', `/api/runs/${forked}/artifacts`)).body.artifacts.find((a: { kind: string }) => a.kind === 'execution_report');
+    expect(report.inline.tasks.map((task: { replayed: boolean }) => task.replayed)).toEqual([true]);
+  });
+
   it('fork needs a finished workflow and a known appVersion', async () => {
     const waiting = await startRun([{ connector: 'echo', args: { value: 1 } }], { delayMs: 60_000 });
     await waitFor('the run to sleep', async () => ((await t.request('GET', `/api/runs/${waiting}`)).body.status === 'waiting' ? true : undefined));

@@ -9,7 +9,7 @@ import {
   currentExecutionEntry,
   DbosService,
   errorOf,
-  runAppStep,
+  runAppSteps,
   runEffectStep,
   serviceMetrics,
   type TraceCarrier,
@@ -25,6 +25,8 @@ export const INTENT_WORKFLOW_NAME = 'IntentWorkflow';
 /** The pipeline: always the first four DBOS calls of a run (plus a DBOS.sleep before ExecuteST when delayed). */
 export const PIPELINE_STEPS = ['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST'] as const;
 export type PipelineStep = (typeof PIPELINE_STEPS)[number];
+/** The pipeline's steps that touch nothing but the database: one transaction when none of them ran before. */
+const DATABASE_STEPS = PIPELINE_STEPS.slice(0, 3);
 
 /**
  * Runs of one process inside their database prefix (CompileST → ApplyPatchST → DecideST) at once.
@@ -57,9 +59,11 @@ export interface IntentWorkflowInput {
  * The IntentWorkflow: CompileST → ApplyPatchST → DecideST → [DBOS.sleep] → ExecuteST. The steps'
  * bodies are IntentSteps (intent.steps.ts) and ExecuteStep (execute.step.ts); this is their order.
  * Each step's app writes (mark, artifact, projection) are one keyed statement, so a replay
- * writes nothing twice; the first three steps touch nothing but the database, and with app and
- * system schemas in one database their statement commits in the step's checkpoint transaction.
- * ExecuteST makes the external effects: the only step that retries, and only on transient errors.
+ * writes nothing twice. With app and system schemas in one database they commit with the step's
+ * checkpoint: the first three steps, which touch nothing but the database, in one transaction for
+ * the three (runAppSteps; step by step when one of them ran before, as in a fork), and ExecuteST's
+ * with its last task's settlement (runEffectStep). ExecuteST makes the external effects: the only
+ * step that retries, and only on transient errors.
  */
 @Injectable()
 export class IntentWorkflow {
@@ -108,14 +112,18 @@ export class IntentWorkflow {
     if (traced && !traced.continued) await this.runs.recordTraceId(runId, traced.traceId).catch(() => undefined);
     let current = 'CompileST';
     try {
-      const { plan, patch, decision } = await this.admission.run(async () => {
-        const plan = await runAppStep('CompileST', this.steps, (sql) => this.intentSteps.compile(sql, runId, input));
-        current = 'ApplyPatchST';
-        const patch = await runAppStep('ApplyPatchST', this.steps, (sql) => this.intentSteps.applyPatch(sql, runId, plan));
-        current = 'DecideST';
-        const decision = await runAppStep('DecideST', this.steps, (sql) => this.intentSteps.decide(sql, runId, plan, patch, input.createdAtMs));
-        return { plan, patch, decision };
-      });
+      // One transaction for the three when none of them ran before (runAppSteps); step by step otherwise.
+      const { plan, patch, decision } = await this.admission.run(() =>
+        runAppSteps(DATABASE_STEPS, this.steps, async (step) => {
+          current = 'CompileST';
+          const plan = await step('CompileST', (sql) => this.intentSteps.compile(sql, runId, input));
+          current = 'ApplyPatchST';
+          const patch = await step('ApplyPatchST', (sql) => this.intentSteps.applyPatch(sql, runId, plan));
+          current = 'DecideST';
+          const decision = await step('DecideST', (sql) => this.intentSteps.decide(sql, runId, plan, patch, input.createdAtMs));
+          return { plan, patch, decision };
+        }),
+      );
       if (decision.delayMs > 0) {
         current = 'DBOS.sleep';
         await sleep(decision.delayMs, Date.parse(decision.decidedAt) + decision.delayMs);

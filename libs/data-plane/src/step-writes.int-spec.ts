@@ -70,6 +70,30 @@ describe('step writes, app and system schemas in one database (the default)', ()
     }
   });
 
+  it('a fresh run commits CompileST → DecideST in one transaction, and ExecuteST with its settlement, mark and report in another', async () => {
+    const { runId, run } = await runToEnd(t);
+    expect(run).toMatchObject({ status: 'succeeded', dbosStatus: 'SUCCESS' });
+    // xmin: the transaction that wrote each row.
+    const checkpoints = await sql<{ function_name: string; xid: string }>`
+      SELECT function_name, xmin::text AS xid FROM dbos.operation_outputs WHERE workflow_uuid = ${runId} ORDER BY function_id`.execute(t.db);
+    expect(checkpoints.rows.map((r) => r.function_name)).toEqual(['CompileST', 'ApplyPatchST', 'DecideST', 'ExecuteST']);
+    const [compile, applyPatch, decide, execute] = checkpoints.rows.map((r) => r.xid);
+    expect([applyPatch, decide]).toEqual([compile, compile]);
+    expect(execute).not.toBe(compile);
+    const marks = await sql<{
+      step_id: string;
+      xid: string;
+    }>`SELECT step_id, xmin::text AS xid FROM app.run_steps WHERE run_id = ${runId} ORDER BY step_id`.execute(t.db);
+    expect(marks.rows).toEqual([
+      { step_id: 'ApplyPatchST', xid: compile },
+      { step_id: 'CompileST', xid: compile },
+      { step_id: 'DecideST', xid: compile },
+      { step_id: 'ExecuteST', xid: execute },
+    ]);
+    const settled = await sql<{ outcome: string; xid: string }>`SELECT outcome, xmin::text AS xid FROM app.task_attempts WHERE run_id = ${runId}`.execute(t.db);
+    expect(settled.rows).toEqual([{ outcome: 'succeeded', xid: execute }]);
+  });
+
   it("ExecuteST: the last task's settlement, the step's mark and report commit with its checkpoint, or none of them does", async () => {
     // ExecuteST's success checkpoint (a row with an output) cannot be written; its error can.
     await sql`

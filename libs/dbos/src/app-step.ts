@@ -108,20 +108,25 @@ interface Checkpoint {
 }
 
 /**
- * The checkpoint and `COMMIT` of the transaction open on `client`, in one write. A refused checkpoint
+ * The checkpoints and `COMMIT` of the transaction open on `client`, in one write. A refused checkpoint
  * (ownership lost, step already recorded) aborts the transaction, so the `COMMIT` rolls it back, and
  * is thrown as the DBOS error its own steps raise for it.
  */
-async function commitWithCheckpoint(client: PoolClient, checkpoint: Checkpoint, applicationName: string | null): Promise<void> {
-  const { workflowID, functionID, name, output, serialization, startedAt, completedAt, owner } = checkpoint;
+async function commitWithCheckpoints(client: PoolClient, checkpoints: readonly Checkpoint[], applicationName: string | null): Promise<void> {
   sendTogether(client);
-  const recorded = settle(
-    client.query(RECORD_CHECKPOINT, [workflowID, functionID, name, output, startedAt, completedAt, serialization, owner, applicationName]),
+  const recorded = checkpoints.map((c) =>
+    settle(
+      client.query(RECORD_CHECKPOINT, [c.workflowID, c.functionID, c.name, c.output, c.startedAt, c.completedAt, c.serialization, c.owner, applicationName]),
+    ),
   );
   const committed = client.query('COMMIT');
-  const outcome = await recorded;
+  const outcomes = await Promise.all(recorded);
   await committed;
-  if ('error' in outcome) throw checkpointError(outcome.error, workflowID, functionID);
+  const refused = outcomes.findIndex((outcome) => 'error' in outcome);
+  if (refused >= 0) {
+    const { workflowID, functionID } = checkpoints[refused]!;
+    throw checkpointError((outcomes[refused] as { error: unknown }).error, workflowID, functionID);
+  }
 }
 
 function launched(name: string): DBOSExecutor {
@@ -176,7 +181,7 @@ async function checkpointedStep<T>(workflowID: string, functionID: number, name:
       // The COMMIT goes out with the checkpoint: the transaction ends there whatever the outcome.
       open = false;
       const checkpoint = { workflowID, functionID, name, output, serialization: null, startedAt, completedAt: Date.now(), owner };
-      await commitWithCheckpoint(client, checkpoint, system.appName ?? null);
+      await commitWithCheckpoints(client, [checkpoint], system.appName ?? null);
       return { fresh: outcome.value };
     } catch (error) {
       if (open) await client.query('ROLLBACK').catch(() => undefined);
@@ -204,6 +209,117 @@ async function stored(executor: DBOSExecutor, row: StepState, workflowID: string
     { output: row.output, error: row.error, serialization: row.serialization, childWorkflowID: row.child_workflow_id, functionName: row.function_name },
     executor.serializer,
   );
+}
+
+/** One step of a batch: runs `body` as the batch's next step (the name must be the next of the batch's names). */
+export type BatchStep = <T>(name: string, body: (sql: StepSql) => Promise<T>) => Promise<T>;
+
+/**
+ * Consecutive app steps (runAppStep) in one transaction. `body` calls `step` once per name, in
+ * order, and may pass each step's result to the next; each step keeps its own place, checkpoint
+ * row, span and error, as with runAppStep.
+ *
+ * Shared database: one transaction of `names.length + 2` writes where runAppStep makes two per
+ * step: `BEGIN` with the steps' state (cancelled? any of them checkpointed?) and the first step's
+ * statements, one write per further step, then every checkpoint with `COMMIT`. One commit instead
+ * of one per step. That is the fast path for a batch nobody ran before. Anything else (a step
+ * already checkpointed, as in a fork or a replay; a cancelled workflow; a step that fails; a
+ * checkpoint refused; a lost connection) rolls it back, and `body` runs again step by step
+ * (runAppStep's transactions, with the places reserved here), which replays, fails or refuses
+ * each step exactly as separate runAppSteps would. So `body` may run twice: it must do nothing but
+ * call its steps.
+ *
+ * Separate system database: `body` with runAppStep for each step.
+ */
+export function runAppSteps<R>(names: readonly string[], options: AppStepOptions, body: (step: BatchStep) => Promise<R>): Promise<R> {
+  if (!options.sharedDatabase) return body(inOrder(names, (_index, name, fn) => runAppStep(name, options, fn)));
+  if (!DBOS.isInWorkflow() || DBOS.isInStep()) throw new Error(`${names.join(', ')} must run inside a workflow, outside any step`);
+  // Reserved before any await, as every DBOS step call does: the steps' places in the workflow.
+  const functionIDs = names.map(() => functionIDGetIncrement());
+  const workflowID = DBOS.workflowID ?? '';
+  return batchedSteps(workflowID, functionIDs, names, body);
+}
+
+/** A BatchStep that checks each call against the batch's names and hands it to `run` with its index. */
+function inOrder(names: readonly string[], run: <T>(index: number, name: string, fn: (sql: StepSql) => Promise<T>) => Promise<T>): BatchStep {
+  let next = 0;
+  return <T>(name: string, fn: (sql: StepSql) => Promise<T>): Promise<T> => {
+    const index = next++;
+    if (names[index] !== name)
+      return Promise.reject(new Error(`step ${name} called where the batch has ${names[index] ?? 'no more steps'} (${names.join(' → ')})`));
+    return run(index, name, fn);
+  };
+}
+
+/** The steps' place in the workflow: whether it was cancelled, and any of them already checkpointed (one row per step). */
+const STEPS_STATE = `
+  SELECT ws.status, oo.function_name
+    FROM unnest($2::int[]) AS k(function_id)
+    LEFT JOIN dbos.workflow_status AS ws ON ws.workflow_uuid = $1
+    LEFT JOIN dbos.operation_outputs AS oo ON oo.workflow_uuid = $1 AND oo.function_id = k.function_id`;
+
+/** Thrown inside a batch's fast path to leave it for the step-by-step path. */
+class LeaveBatch extends Error {}
+
+async function batchedSteps<R>(
+  workflowID: string,
+  functionIDs: readonly number[],
+  names: readonly string[],
+  body: (step: BatchStep) => Promise<R>,
+): Promise<R> {
+  const executor = launched(names.join(', '));
+  const fast = await inOneTransaction(executor, workflowID, functionIDs, names, body);
+  if (fast) return fast.value;
+  return body(inOrder(names, (index, name, fn) => withStepSpan(name, () => checkpointedStep(workflowID, functionIDs[index]!, name, fn))));
+}
+
+/** The batch's fast path (see runAppSteps); undefined when it was left, with nothing committed. */
+async function inOneTransaction<R>(
+  executor: DBOSExecutor,
+  workflowID: string,
+  functionIDs: readonly number[],
+  names: readonly string[],
+  body: (step: BatchStep) => Promise<R>,
+): Promise<{ value: R } | undefined> {
+  const system = executor.systemDatabase;
+  const owner = currentOwnerXid(workflowID) ?? null;
+  const checkpoints: Checkpoint[] = [];
+  let client: PoolClient | undefined;
+  let open = false;
+  try {
+    client = await system.connect();
+    const sql = onClient(client);
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    open = true;
+    // Sent with BEGIN and the first step's statements; the steps run before it answers.
+    const state = settle(client.query<{ status: string | null; function_name: string | null }>(STEPS_STATE, [workflowID, functionIDs]));
+    const step = inOrder(names, async (index, name, fn) => {
+      const startedAt = Date.now();
+      const ran = settle(withStepSpan(name, () => fn(sql)));
+      if (index === 0) {
+        const known = await state;
+        const fresh = 'value' in known && known.value.rows.every((row) => row.status !== 'CANCELLED' && row.function_name === null);
+        if (!fresh) throw new LeaveBatch();
+      }
+      const outcome = await ran;
+      if ('error' in outcome) throw new LeaveBatch();
+      const value = outcome.value;
+      const output = await executor.serializer.stringify(value !== undefined ? value : null);
+      checkpoints.push({ workflowID, functionID: functionIDs[index]!, name, output, serialization: null, startedAt, completedAt: Date.now(), owner });
+      return value;
+    });
+    const value = await body(step);
+    if (checkpoints.length !== names.length) throw new LeaveBatch();
+    // The COMMIT goes out with the checkpoints: the transaction ends there whatever the outcome.
+    open = false;
+    await commitWithCheckpoints(client, checkpoints, system.appName ?? null);
+    return { value };
+  } catch {
+    if (open) await client?.query('ROLLBACK').catch(() => undefined);
+    return undefined;
+  } finally {
+    client?.release();
+  }
 }
 
 function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -390,7 +506,7 @@ async function recordSuccess<T>(
       await outcome.record(onClient(client));
       // The COMMIT goes out with the checkpoint: the transaction ends there whatever the outcome.
       open = false;
-      await commitWithCheckpoint(client, checkpoint, system.appName ?? null);
+      await commitWithCheckpoints(client, [checkpoint], system.appName ?? null);
     } catch (error) {
       if (open) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
