@@ -1,13 +1,14 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { currentOwnerXid, functionIDGetIncrement, getCurrentContextStore, runInStepContext } from '@dbos-inc/dbos-sdk/internal/context';
 import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
-import { serializeFunctionInputOutput, serializeResErrorWithSerializer } from '@dbos-inc/dbos-sdk/internal/serialization';
+import { serializeResErrorWithSerializer } from '@dbos-inc/dbos-sdk/internal/serialization';
 import { withDbRetry } from '@dbos-inc/dbos-sdk/internal/system_database';
 import { sleepms } from '@dbos-inc/dbos-sdk/internal/utils';
 import type { CompiledQuery, QueryResult } from 'kysely';
 import type { PoolClient } from 'pg';
 import { sendTogether } from '#db';
 import { withStepSpan } from './dbos-telemetry.js';
+import { roundTripStepOutput, stepOutputText } from './step-output.js';
 import { timedStep } from './service-metrics.js';
 
 /** Where a step's SQL runs: inside the step's checkpoint transaction, or on the app pool. */
@@ -177,7 +178,7 @@ async function checkpointedStep<T>(workflowID: string, functionID: number, name:
         bodyError = outcome;
         throw outcome.error;
       }
-      const output = await executor.serializer.stringify(outcome.value !== undefined ? outcome.value : null);
+      const output = await stepOutputText(executor, outcome.value !== undefined ? outcome.value : null);
       // The COMMIT goes out with the checkpoint: the transaction ends there whatever the outcome.
       open = false;
       const checkpoint = { workflowID, functionID, name, output, serialization: null, startedAt, completedAt: Date.now(), owner };
@@ -304,7 +305,7 @@ async function inOneTransaction<R>(
       const outcome = await ran;
       if ('error' in outcome) throw new LeaveBatch();
       const value = outcome.value;
-      const output = await executor.serializer.stringify(value !== undefined ? value : null);
+      const output = await stepOutputText(executor, value !== undefined ? value : null);
       checkpoints.push({ workflowID, functionID: functionIDs[index]!, name, output, serialization: null, startedAt, completedAt: Date.now(), owner });
       return value;
     });
@@ -492,7 +493,7 @@ async function recordSuccess<T>(
   step: Pick<Checkpoint, 'workflowID' | 'functionID' | 'name' | 'startedAt' | 'owner'>,
   outcome: EffectOutcome<T>,
 ): Promise<T> {
-  const output = await serializeFunctionInputOutput(outcome.value, [step.name, '<result>'], executor.serializer);
+  const output = await roundTripStepOutput(executor, outcome.value, step.name);
   // One completion time for every retry of the write, so a retry after a commit whose answer was lost finds its own row.
   const checkpoint = { ...step, output: output.stringified, serialization: output.sername, completedAt: Date.now() };
   const system = executor.systemDatabase;
