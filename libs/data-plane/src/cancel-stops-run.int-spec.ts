@@ -1,4 +1,5 @@
 import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+import { sql } from 'kysely';
 import { EffectCounter } from '../../../test/support/effect-counter.js';
 import { startRun } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
@@ -99,6 +100,42 @@ describe('cancel stops a run; resume after cancel is one execution', () => {
     expect(keys.map((k) => effects.count(k))).toEqual([1, 1, 0, 0].slice(0, keys.length));
     expect(effects.total - before).toBe(2);
     expect(runningHere(runId)).toBe(false);
+  });
+
+  it('a cancel that lands between DecideST and ExecuteST: no send, no attempt counted, the run ends CANCELLED', async () => {
+    // The cancel commits with the first three steps (a trigger on DecideST's checkpoint sets the row
+    // CANCELLED as DBOS's cancel does): ExecuteST, which reads no state of its own after steps its
+    // execution just recorded, must learn it from its claim, and end as cancelled, not as failed.
+    await sql`
+      CREATE FUNCTION dbos.cancel_after_decide() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.function_name = 'DecideST' THEN
+          UPDATE dbos.workflow_status SET status = 'CANCELLED', queue_name = NULL WHERE workflow_uuid = NEW.workflow_uuid;
+        END IF;
+        RETURN NEW;
+      END $$`.execute(t.db);
+    await sql`CREATE TRIGGER cancel_after_decide AFTER INSERT ON dbos.operation_outputs FOR EACH ROW EXECUTE FUNCTION dbos.cancel_after_decide()`.execute(t.db);
+    const before = effects.total;
+    let runId: string;
+    try {
+      runId = await startRun(t, [http('between-0')]);
+      await settledAs(runId, 'CANCELLED');
+      await allEnded(runId);
+    } finally {
+      await sql`DROP TRIGGER cancel_after_decide ON dbos.operation_outputs`.execute(t.db);
+      await sql`DROP FUNCTION dbos.cancel_after_decide()`.execute(t.db);
+    }
+    expect(effects.total - before).toBe(0);
+    const attempts = await t.db.selectFrom('app.task_attempts').select('seq').where('run_id', '=', runId).execute();
+    expect(attempts).toEqual([]);
+    const steps = await sql<{ function_name: string; failed: boolean }>`
+      SELECT function_name, error IS NOT NULL AS failed FROM dbos.operation_outputs WHERE workflow_uuid = ${runId} ORDER BY function_id`.execute(t.db);
+    expect(steps.rows).toEqual([
+      { function_name: 'CompileST', failed: false },
+      { function_name: 'ApplyPatchST', failed: false },
+      { function_name: 'DecideST', failed: false },
+    ]);
+    expect(await dbosStatus(runId)).toBe('CANCELLED');
   });
 
   it('cancel+resume mid-ExecuteST: every effect once, except the one in flight (at most twice)', async () => {

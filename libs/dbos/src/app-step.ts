@@ -238,8 +238,18 @@ export function runAppSteps<R>(names: readonly string[], options: AppStepOptions
   // Reserved before any await, as every DBOS step call does: the steps' places in the workflow.
   const functionIDs = names.map(() => functionIDGetIncrement());
   const workflowID = DBOS.workflowID ?? '';
-  return batchedSteps(workflowID, functionIDs, names, body);
+  return batchedSteps(workflowID, functionIDs, names, body, getCurrentContextStore());
 }
+
+/**
+ * Per workflow execution (its DBOS context), the place right after a batch of steps this very
+ * execution recorded in one transaction, all of them for the first time (runAppSteps' fast path).
+ * Nothing can be recorded at that place before this execution gets to it (anything that records
+ * there, a resume or a recovery elsewhere, takes the workflow's ownership first), so the effect
+ * step that takes it need not read its state (runEffectStep). Keyed weakly: an execution that
+ * ends before it gets there leaves nothing behind.
+ */
+const unrecordedPlace = new WeakMap<object, number>();
 
 /** A BatchStep that checks each call against the batch's names and hands it to `run` with its index. */
 function inOrder(names: readonly string[], run: <T>(index: number, name: string, fn: (sql: StepSql) => Promise<T>) => Promise<T>): BatchStep {
@@ -267,10 +277,14 @@ async function batchedSteps<R>(
   functionIDs: readonly number[],
   names: readonly string[],
   body: (step: BatchStep) => Promise<R>,
+  context: object | undefined,
 ): Promise<R> {
   const executor = launched(names.join(', '));
   const fast = await inOneTransaction(executor, workflowID, functionIDs, names, body);
-  if (fast) return fast.value;
+  if (fast) {
+    if (context) unrecordedPlace.set(context, functionIDs.at(-1)! + 1);
+    return fast.value;
+  }
   return body(inOrder(names, (index, name, fn) => withStepSpan(name, () => checkpointedStep(workflowID, functionIDs[index]!, name, fn))));
 }
 
@@ -368,7 +382,9 @@ export interface EffectOutcome<T> {
  * DBOS 5.3's runStep reads the workflow's status three times and the step's checkpoint once before
  * the first attempt (four round trips), then records the outcome in a transaction of three
  * (`BEGIN` + ownership check, `INSERT`, `COMMIT`). Here: one read for both (cancelled? checkpointed?),
- * the attempts as DBOS runs them (in DBOS's step context, so `DBOS.stepStatus` and its
+ * and none at all right after steps that this execution has just recorded for the first time
+ * (runAppSteps), where nothing can be recorded yet; a cancel since then is for the attempt to see
+ * (ExecuteST's claim is refused) and still ends the step as a cancel. Then the attempts as DBOS runs them (in DBOS's step context, so `DBOS.stepStatus` and its
  * `cancelSignal` work; a cancel check before every attempt after the first; a cancelled workflow or
  * lost ownership ends the step at once; backoff between attempts), and a success recorded in one
  * transaction of two writes: `BEGIN` with the attempt's own app writes (`EffectOutcome.record`),
@@ -393,9 +409,12 @@ export function runEffectStep<T>(name: string, options: AppStepOptions, retries:
   // Reserved before any await, as every DBOS step call does: the step's place in the workflow.
   const functionID = functionIDGetIncrement();
   const workflowID = DBOS.workflowID ?? '';
+  // Right after steps this execution just recorded for the first time: nothing can be recorded here yet.
+  const unrecorded = unrecordedPlace.get(context) === functionID;
+  unrecordedPlace.delete(context);
   // The workflow's context as it is now: each attempt runs in a step context made from it.
   const workflowContext = { ...context };
-  return withStepSpan(name, () => effectStep(workflowID, functionID, workflowContext, name, retries, fn));
+  return withStepSpan(name, () => effectStep(workflowID, functionID, workflowContext, name, retries, fn, unrecorded));
 }
 
 async function effectStep<T>(
@@ -405,19 +424,22 @@ async function effectStep<T>(
   name: string,
   retries: EffectStepRetries,
   fn: () => Promise<EffectOutcome<T>>,
+  unrecorded: boolean,
 ): Promise<T> {
   const executor = launched(name);
   const system = executor.systemDatabase;
   const owner = currentOwnerXid(workflowID) ?? null;
   const startedAt = Date.now();
-  const row = await withDbRetry(async () => {
-    const client = await system.connect();
-    try {
-      return (await client.query<StepState>(STEP_STATE, [workflowID, functionID])).rows[0];
-    } finally {
-      client.release();
-    }
-  });
+  const row = unrecorded
+    ? undefined
+    : await withDbRetry(async () => {
+        const client = await system.connect();
+        try {
+          return (await client.query<StepState>(STEP_STATE, [workflowID, functionID])).rows[0];
+        } finally {
+          client.release();
+        }
+      });
   if (row?.status === 'CANCELLED') throw new DBOSErrors.DBOSWorkflowCancelledError(workflowID);
   if (row?.function_name != null) return (await stored(executor, row, workflowID, functionID, name)) as T;
 
@@ -445,8 +467,10 @@ async function effectStep<T>(
           fn,
         );
       } catch (error) {
-        // An attempt that failed after the cancel signal fired ends the workflow, unless a resume reversed the cancel.
-        if (watch.cancelled) await system.checkIfCanceled(workflowID);
+        // An attempt that failed after the cancel signal fired ends the workflow, unless a resume
+        // reversed the cancel. So does any failure when the state was not read: a cancel since the
+        // steps before is seen first by the attempt (its claim is refused), and is a cancel still.
+        if (watch.cancelled || unrecorded) await system.checkIfCanceled(workflowID);
         // Lost ownership: another execution owns the run; retrying would only run the step again here.
         if (error instanceof DBOSErrors.DBOSWorkflowConflictError) throw error;
         if (!retries.shouldRetry(error)) {

@@ -163,7 +163,8 @@ function recordStepSql(p: RecordStepParams): CompiledQuery<{ mismatched: number[
     p.stepId,
     p.phase,
     p.output,
-    p.startedAt,
+    // As ISO text: pg formats a Date parameter by hand, with its local offset (it showed in profiles).
+    p.startedAt.toISOString(),
     p.traceId,
     p.spanId,
     p.artifacts,
