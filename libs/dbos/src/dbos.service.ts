@@ -1,4 +1,5 @@
 import { DBOS, Error as DBOSErrors, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
+import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { applySystemSql, createPool, warmPool } from '#db';
@@ -6,6 +7,7 @@ import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
+import { recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
 import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
 
 export * from './dbos-telemetry.js';
@@ -148,6 +150,8 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
     });
     await DBOS.launch();
+    const executor = DBOSExecutor.globalInstance;
+    if (executor) recordWorkflowOutputInOneStatement(executor.systemDatabase);
     await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, name === DEFAULT_QUEUE ? intentsQueueOptions(this.runs) : options);
     await registerExecutor(this.pool, this.identity, this.options.role ?? 'all');

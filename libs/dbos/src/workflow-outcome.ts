@@ -1,0 +1,56 @@
+import { currentOwnerXid } from '@dbos-inc/dbos-sdk/internal/context';
+import type { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+
+type SystemDatabase = DBOSExecutor['systemDatabase'];
+
+const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
+
+/**
+ * The SQL of a workflow's success: the status row moved from PENDING (still owned by the execution,
+ * when `owned`) to SUCCESS with DBOS's columns, and the output row written only if it moved.
+ * Answers whether it did.
+ */
+function recordOutputSql(schema: string, owned: boolean): string {
+  const table = (name: string): string => `"${schema.replaceAll('"', '""')}".${name}`;
+  return `
+    WITH done AS (
+      UPDATE ${table('workflow_status')}
+         SET status = 'SUCCESS', updated_at = ${NOW_MS}, deduplication_id = NULL, completed_at = ${NOW_MS}, owner_xid = NULL
+       WHERE workflow_uuid = $1 AND status = 'PENDING'${owned ? ' AND owner_xid = $3' : ''}
+      RETURNING workflow_uuid
+    ),
+    written AS (
+      INSERT INTO ${table('workflow_output')} (workflow_uuid, output, error)
+      SELECT workflow_uuid, $2, NULL FROM done
+      ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error
+    )
+    SELECT count(*)::int AS recorded FROM done`;
+}
+
+/**
+ * DBOS 5.3 records a workflow's success (`SystemDatabase.recordWorkflowOutput`) as a transaction of
+ * four statements sent one after the other: `BEGIN`, the status `UPDATE` (from PENDING, owned by the
+ * execution), the `workflow_output` row if the update landed, `COMMIT`. Here the same two writes
+ * are one statement (a data-modifying CTE is one transaction): one round trip per run instead of
+ * three, the same rows, the same answer (false, and no output row, when the outcome was not this
+ * execution's to write). Installed on the launched executor's system database; a DBOS upgrade must
+ * re-check it against `#recordWorkflowOutcome` (workflow-outcome.int-spec.ts holds it to that).
+ */
+export function recordWorkflowOutputInOneStatement(system: SystemDatabase): void {
+  const owned = recordOutputSql(system.schemaName, true);
+  const unowned = recordOutputSql(system.schemaName, false);
+  system.recordWorkflowOutput = async (workflowID, status, ownerXid) => {
+    const owner = ownerXid ?? currentOwnerXid(workflowID);
+    const output = status.output ?? null;
+    const client = await system.connect();
+    try {
+      const { rows } =
+        owner === undefined
+          ? await client.query<{ recorded: number }>(unowned, [workflowID, output])
+          : await client.query<{ recorded: number }>(owned, [workflowID, output, owner]);
+      return rows[0]?.recorded === 1;
+    } finally {
+      client.release();
+    }
+  };
+}
