@@ -897,6 +897,8 @@ async function main(): Promise<void> {
       targets: targets.map((t) => ({ ...t, met: Number.isFinite(t.value) ? meets(t) : null })),
       mode: options.quick ? 'quick' : 'full',
       options,
+      // Service variables this run set (A/B switches); empty: the service ran on its defaults.
+      serviceEnv: abSwitches(),
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       revision: revision(root),
