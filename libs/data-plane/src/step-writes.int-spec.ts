@@ -4,12 +4,15 @@ import { ECHO_INTENT, runToEnd, startRun, stepMarks as marks } from '../../../te
 import { waitFor } from '../../../test/support/wait.js';
 import { RUN_ADMISSION } from './intent.workflow.js';
 import { ReplayMismatchError, RunsRepository } from '#runs';
+import { IntentsRepository } from './intents.repository.js';
+
+const OPERATOR = 'step-writes-operator-token';
 
 describe('step writes, app and system schemas in one database (the default)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ OPS_API_TOKENS: `alice:operator:${OPERATOR}` });
   });
   afterAll(async () => {
     await t?.close();
@@ -92,6 +95,44 @@ describe('step writes, app and system schemas in one database (the default)', ()
     ]);
     const settled = await sql<{ outcome: string; xid: string }>`SELECT outcome, xmin::text AS xid FROM app.task_attempts WHERE run_id = ${runId}`.execute(t.db);
     expect(settled.rows).toEqual([{ outcome: 'succeeded', xid: execute }]);
+  });
+
+  it('a fork at stepN 4 in a process that has not cached the intent replays steps 1–3: no mark or artifact of theirs', async () => {
+    const { runId: original } = await runToEnd(t);
+    // As after a restart: CompileST reads the intent inside its transaction before it writes, and
+    // here the read's answer comes late (as on a loaded machine), after the step's state has.
+    const intents = t.app.get<IntentsRepository, { cache: Map<string, unknown>; find: IntentsRepository['find'] }>(IntentsRepository);
+    intents.cache.clear();
+    const find = intents.find;
+    let reads = 0;
+    intents.find = async (...args) => {
+      const row = await find.apply(intents, args);
+      // The first read only: the step by step replay that follows finishes long before it answers.
+      if (reads++ === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      return row;
+    };
+    let forked: string;
+    try {
+      const fork = await t.request(
+        'POST',
+        `/api/ops/wf/${original}/fork`,
+        { actor: 'alice', reason: 'replay test', stepN: 4 },
+        { authorization: `Bearer ${OPERATOR}` },
+      );
+      expect(fork.status).toBe(202);
+      forked = fork.body.forkedWorkflowID as string;
+      await waitFor('the fork to succeed', async () => ((await t.request('GET', `/api/runs/${forked}`)).body.dbosStatus === 'SUCCESS' ? true : undefined));
+      // Anything the first CompileST still had in flight has landed by now.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    } finally {
+      intents.find = find;
+    }
+    const phases = await sql<{ step_id: string; phase: string }>`SELECT step_id, phase FROM app.run_steps WHERE run_id = ${forked} ORDER BY step_id`.execute(
+      t.db,
+    );
+    expect(phases.rows.map((r) => `${r.step_id}:${r.phase}`)).toEqual(['ApplyPatchST:reused', 'CompileST:reused', 'DecideST:reused', 'ExecuteST:completed']);
+    const kinds = await t.db.selectFrom('app.artifacts').select('kind').where('run_id', '=', forked).where('action_id', 'is', null).execute();
+    expect(kinds.map((a) => a.kind)).toEqual(['execution_report']);
   });
 
   it("ExecuteST: the last task's settlement, the step's mark and report commit with its checkpoint, or none of them does", async () => {

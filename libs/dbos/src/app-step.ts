@@ -311,12 +311,12 @@ async function inOneTransaction<R>(
     const step = inOrder(names, async (index, name, fn) => {
       const startedAt = Date.now();
       const ran = settle(withStepSpan(name, () => fn(sql)));
-      if (index === 0) {
-        const known = await state;
-        const fresh = 'value' in known && known.value.rows.every((row) => row.status !== 'CANCELLED' && row.function_name === null);
-        if (!fresh) throw new LeaveBatch();
-      }
+      const known = index === 0 ? await state : undefined;
+      // The body runs to its end before anything else happens on this connection: a body that reads
+      // before it writes (CompileST, when the intent is not cached) would otherwise send its write
+      // after the ROLLBACK below, outside the transaction, or on a connection already back in the pool.
       const outcome = await ran;
+      if (known && !('value' in known && known.value.rows.every((row) => row.status !== 'CANCELLED' && row.function_name === null))) throw new LeaveBatch();
       if ('error' in outcome) throw new LeaveBatch();
       const value = outcome.value;
       const output = await stepOutputText(executor, value !== undefined ? value : null);
