@@ -78,9 +78,13 @@ export class ExecuteStep {
         artifacts: [{ idx: 0, kind: 'execution_report', body: report }],
         projection: { status: 'succeeded', nextAction: 'NONE' },
       };
-      // Both statements are issued before either is awaited: on the step's transaction they go out together.
+      // Both statements are issued before either is awaited: on the step's transaction they go out
+      // together. Both run to their end before the first failure is thrown (nothing of theirs may
+      // reach the connection after the transaction is over).
       const record = async (sql: StepSql): Promise<void> => {
-        await Promise.all([last ? this.settleOn(sql, runId, claimant, last) : undefined, this.runs.recordStep(step, sql)]);
+        const done = await Promise.allSettled([last ? this.settleOn(sql, runId, claimant, last) : undefined, this.runs.recordStep(step, sql)]);
+        const failed = done.find((outcome) => outcome.status === 'rejected');
+        if (failed) throw failed.reason;
       };
       return { value: report, record };
     } catch (error) {
