@@ -183,24 +183,23 @@ class PreparingClient extends ServiceClient {
     const named = this.asNamed(config, values);
     if (!named) return super.send(config, values, callback);
     const given = (typeof values === 'function' ? values : callback) as Callback | undefined;
-    // The common case, a text and its values: a pg.Query made from the text (pg copies a config
-    // object's every property descriptor on each query, a cost that showed in profiles), named after.
-    if (Object.keys(named).length === 3) {
-      const query = new pg.Query(named.text, named.values) as pg.Query & { name?: string; callback?: Callback };
-      query.name = named.name;
-      if (given) {
-        query.callback = given;
-        return super.send(query);
-      }
-      return new Promise((resolve, reject) => {
-        query.callback = (error, result) => (error ? reject(error) : resolve(result));
-        super.send(query);
-      });
+    if (!(named instanceof pg.Query)) return super.send(named, given);
+    if (given) {
+      named.callback = given;
+      return super.send(named);
     }
-    return super.send(named, given);
+    return new Promise((resolve, reject) => {
+      named.callback = (error, result) => (error ? reject(error) : resolve(result));
+      super.send(named);
+    });
   }
 
-  private asNamed(config: unknown, values: unknown): pg.QueryConfig | undefined {
+  /**
+   * The statement as a named one, or undefined to send it as given. A text with its values only (the
+   * common case) becomes a pg.Query made from the text: given a config object, pg copies its every
+   * property descriptor on each query, a cost that showed in profiles.
+   */
+  private asNamed(config: unknown, values: unknown): pg.QueryConfig | NamedQuery | undefined {
     let text: string;
     let params: unknown[];
     let rest: object = {};
@@ -228,6 +227,14 @@ class PreparingClient extends ServiceClient {
       if (this.prepared.size >= PREPARED_PER_CONNECTION) return undefined;
       this.prepared.add(name);
     }
+    if (Object.keys(rest).every((key) => key === 'text' || key === 'values')) {
+      const query = new pg.Query(text, params) as NamedQuery;
+      query.name = name;
+      return query;
+    }
     return { ...rest, name, text, values: params };
   }
 }
+
+/** A pg.Query with the properties pg reads off it (its types leave them out). */
+type NamedQuery = pg.Query & { name?: string; callback?: Callback };

@@ -92,6 +92,11 @@ interface StepState {
   child_workflow_id: string | null;
 }
 
+/** A step's place that this execution may fill: the workflow is not cancelled and the step has no checkpoint. */
+function untouched(row: Pick<StepState, 'status' | 'function_name'>): boolean {
+  return row.status !== 'CANCELLED' && row.function_name == null;
+}
+
 /** db/system/0004_step_checkpoint.sql: ownership check and operation_outputs row, raising on either failure. */
 const RECORD_CHECKPOINT = 'SELECT app.record_step_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9)';
 
@@ -168,7 +173,7 @@ async function checkpointedStep<T>(workflowID: string, functionID: number, name:
       const ran = settle(body(onClient(client)));
       const [row] = (await state).rows;
       const outcome = await ran;
-      if (row?.status === 'CANCELLED' || row?.function_name != null) {
+      if (row && !untouched(row)) {
         open = false;
         await client.query('ROLLBACK');
         if (row.status === 'CANCELLED') throw new DBOSErrors.DBOSWorkflowCancelledError(workflowID);
@@ -316,7 +321,7 @@ async function inOneTransaction<R>(
       // before it writes (CompileST, when the intent is not cached) would otherwise send its write
       // after the ROLLBACK below, outside the transaction, or on a connection already back in the pool.
       const outcome = await ran;
-      if (known && !('value' in known && known.value.rows.every((row) => row.status !== 'CANCELLED' && row.function_name === null))) throw new LeaveBatch();
+      if (known && !('value' in known && known.value.rows.every(untouched))) throw new LeaveBatch();
       if ('error' in outcome) throw new LeaveBatch();
       const value = outcome.value;
       const output = await stepOutputText(executor, value !== undefined ? value : null);
@@ -384,8 +389,8 @@ export interface EffectOutcome<T> {
  * (`BEGIN` + ownership check, `INSERT`, `COMMIT`). Here: one read for both (cancelled? checkpointed?),
  * and none at all right after steps that this execution has just recorded for the first time
  * (runAppSteps), where nothing can be recorded yet; a cancel since then is for the attempt to see
- * (ExecuteST's claim is refused) and still ends the step as a cancel. Then the attempts as DBOS runs them (in DBOS's step context, so `DBOS.stepStatus` and its
- * `cancelSignal` work; a cancel check before every attempt after the first; a cancelled workflow or
+ * (ExecuteST's claim is refused) and still ends the step as a cancel. Then the attempts as DBOS
+ * runs them (in DBOS's step context, so `DBOS.stepStatus` and its `cancelSignal` work; a cancel check before every attempt after the first; a cancelled workflow or
  * lost ownership ends the step at once; backoff between attempts), and a success recorded in one
  * transaction of two writes: `BEGIN` with the attempt's own app writes (`EffectOutcome.record`),
  * then the checkpoint (ownership check included, db/system/0004_step_checkpoint.sql) with `COMMIT`.

@@ -29,6 +29,11 @@ export function isPlainJson(value: unknown, depth = 0): boolean {
   return true;
 }
 
+/** The text superjson (DBOS's default serializer) writes for a plain-JSON value, from that value's JSON. */
+function superjsonText(json: string): string {
+  return `{"json":${json},"__dbos_serializer":"superjson"}`;
+}
+
 function usesSuperjson(executor: DBOSExecutor): boolean {
   return executor.serializer.name() === DBOSJSON.name();
 }
@@ -39,7 +44,7 @@ function usesSuperjson(executor: DBOSExecutor): boolean {
  * walk (which showed in profiles: four step outputs per run).
  */
 export function stepOutputText(executor: DBOSExecutor, value: unknown): string | Promise<string> {
-  if (usesSuperjson(executor) && isPlainJson(value)) return `{"json":${JSON.stringify(value)},"__dbos_serializer":"superjson"}`;
+  if (usesSuperjson(executor) && isPlainJson(value)) return superjsonText(JSON.stringify(value));
   return executor.serializer.stringify(value);
 }
 
@@ -55,7 +60,7 @@ export async function roundTripStepOutput<T>(
 ): Promise<{ stringified: string; deserialized: T; sername: string }> {
   if (usesSuperjson(executor) && isPlainJson(value)) {
     const json = JSON.stringify(value);
-    return { stringified: `{"json":${json},"__dbos_serializer":"superjson"}`, deserialized: JSON.parse(json) as T, sername: DBOSJSON.name() };
+    return { stringified: superjsonText(json), deserialized: JSON.parse(json) as T, sername: DBOSJSON.name() };
   }
   return serializeFunctionInputOutput(value, [name, '<result>'], executor.serializer);
 }
