@@ -8,6 +8,7 @@ import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
 import { recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
+import { initWorkflowStatusInOneStatement } from './workflow-start.js';
 import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
 
 export * from './dbos-telemetry.js';
@@ -19,6 +20,14 @@ const INVALID_CATALOG_NAME = '3D000';
 
 /** The DBOS application name is constant: a version name belongs to one app name per system database. */
 export const DBOS_APP_NAME = 'durable-ops';
+
+/**
+ * How often DBOS's notifier flushes coalesced LISTEN/NOTIFY wake-ups of workflow events and streams
+ * (DBOS's default: 10 ms). The service uses neither, so this only sets how often an idle notifier
+ * wakes; it would bound how late a `DBOS.getEvent` or stream reader in another process hears of a
+ * write (it also polls).
+ */
+export const NOTIFICATION_COALESCE_MS = 1_000;
 
 export interface DbosOptions {
   readonly systemDatabaseUrl: string;
@@ -143,6 +152,11 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       logLevel: this.options.logLevel,
       logger: nestDbosLogger(),
       runAdminServer: false,
+      // DBOS flushes event and stream notifications on a timer, every 10 ms by default, whether or not
+      // there is anything to flush: 100 wake-ups a second of an idle process. The service writes no
+      // workflow events or streams, so its notifier only ever wakes to find nothing (see
+      // NOTIFICATION_COALESCE_MS).
+      notificationCoalesceMs: NOTIFICATION_COALESCE_MS,
       // Spans only when the process installed an OTLP TracerProvider (apps/api/src/tracing.ts): DBOS
       // then creates them with it, and never exports on its own (enableOTLP stays off).
       enableOTLP: false,
@@ -151,7 +165,10 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     });
     await DBOS.launch();
     const executor = DBOSExecutor.globalInstance;
-    if (executor) recordWorkflowOutputInOneStatement(executor.systemDatabase);
+    if (executor) {
+      initWorkflowStatusInOneStatement(executor.systemDatabase);
+      recordWorkflowOutputInOneStatement(executor.systemDatabase);
+    }
     await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, name === DEFAULT_QUEUE ? intentsQueueOptions(this.runs) : options);
     await registerExecutor(this.pool, this.identity, this.options.role ?? 'all');
