@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { Database, type ReceiptStatus } from '#db';
 import type { StepSql } from '#dbos';
 
@@ -52,6 +52,14 @@ export interface Claim {
   run_id: string | null;
 }
 
+/**
+ * app.claim_task's two calls, as constant texts (each run's ExecuteST sends both; building and
+ * compiling them per call showed in profiles): a claim, which also settles the previous send, and a
+ * settlement alone.
+ */
+const CLAIM_SQL = `SELECT * FROM app.claim_task($1::jsonb, $2, $3, $4, $5::integer, $6, $7, $8, $9::integer, $10)`;
+const SETTLE_SQL = `SELECT * FROM app.claim_task($1::jsonb, NULL, $2, NULL, NULL, NULL, false, $3, $4::integer, $5)`;
+
 /** One row per task effect (task_key), shared by every run of a lineage; one app.task_attempts row per send. */
 @Injectable()
 export class ReceiptsRepository {
@@ -64,10 +72,20 @@ export class ReceiptsRepository {
    * longer run). Both only for the run's live execution.
    */
   async claim(settle: Settlement | undefined, key: ReceiptKey, attempting: boolean, claimant: Claimant): Promise<Claim> {
-    const { rows } = await sql<Claim>`
-      SELECT * FROM app.claim_task(${settle ? JSON.stringify(settle) : null}::jsonb, ${key.taskKey}, ${key.runId}, ${key.lineageRoot},
-                                   ${key.taskIndex}::integer, ${key.connector}, ${attempting}, ${claimant.execution},
-                                   ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.execute(this.db);
+    const { rows } = await this.db.executeQuery<Claim>(
+      CompiledQuery.raw(CLAIM_SQL, [
+        settle ? JSON.stringify(settle) : null,
+        key.taskKey,
+        key.runId,
+        key.lineageRoot,
+        key.taskIndex,
+        key.connector,
+        attempting,
+        claimant.execution,
+        claimant.maxAttempts,
+        claimant.checkLive,
+      ]),
+    );
     const row = rows[0];
     if (!row) throw new Error(`claiming task ${key.taskKey} of ${key.runId} returned nothing`);
     return row;
@@ -79,9 +97,7 @@ export class ReceiptsRepository {
    * checkpoint; otherwise on its own.
    */
   async settle(settle: Settlement, runId: string, claimant: Claimant, onStep?: StepSql): Promise<void> {
-    const statement = sql`
-      SELECT * FROM app.claim_task(${JSON.stringify(settle)}::jsonb, NULL, ${runId}, NULL, NULL, NULL, false,
-                                   ${claimant.execution}, ${claimant.maxAttempts}::integer, ${claimant.checkLive})`.compile(this.db);
+    const statement = CompiledQuery.raw(SETTLE_SQL, [JSON.stringify(settle), runId, claimant.execution, claimant.maxAttempts, claimant.checkLive]);
     if (onStep) await onStep.execute(statement);
     else await this.db.executeQuery(statement);
   }

@@ -97,8 +97,30 @@ export class ReplayMismatchError extends Error {
   override readonly name = 'ReplayMismatchError';
 }
 
-const createdKeySql = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** The created_key column's SQL: created_at as ISO text with microseconds (the keyset cursor's key). */
+const CREATED_KEY_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+const createdKeySql = sql<string>`${sql.raw(CREATED_KEY_SQL)}`;
 const createdKey = createdKeySql.as('created_key');
+
+/**
+ * POST /api/runs's statement (RunsRepository.start): the run row of an existing intent ($1), created
+ * once per run ID ($2), or the row that ID already has. One constant text: it is on every run's path,
+ * where building and compiling it per call showed in profiles.
+ */
+const START_RUN_SQL = `
+  WITH intent AS (SELECT id FROM app.intents WHERE id = $1),
+  inserted AS (
+    INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id, created_by)
+    SELECT $2, intent.id, $3, $4, $5, $6, 'WAIT', $7, $8, $9
+      FROM intent
+    ON CONFLICT DO NOTHING
+    RETURNING ${RUN_COLUMNS.join(', ')}, ${CREATED_KEY_SQL} AS created_key, true AS created
+  )
+  SELECT * FROM inserted
+  UNION ALL
+  SELECT ${RUN_COLUMNS.join(', ')}, ${CREATED_KEY_SQL} AS created_key, false AS created FROM app.runs
+   WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM inserted)`;
 
 interface RecordStepParams {
   readonly runId: string;
@@ -188,20 +210,19 @@ export class RunsRepository {
    * Answers the row and whether this call created it, or undefined when the intent does not exist.
    */
   async start(run: NewRun): Promise<{ row: RunRow; created: boolean } | undefined> {
-    const columns = sql.raw(RUN_COLUMNS.join(', '));
-    const { rows } = await sql<RunRow & { created: boolean }>`
-      WITH intent AS (SELECT id FROM app.intents WHERE id = ${run.intentId}),
-      inserted AS (
-        INSERT INTO app.runs (id, intent_id, idempotency_key, lineage_root, queue_name, status, next_action, forked_from, trace_id, created_by)
-        SELECT ${run.id}, intent.id, ${run.idempotencyKey}, ${run.lineageRoot}, ${run.queue}, ${run.status ?? 'queued'}, 'WAIT', ${run.forkedFrom ?? null}, ${run.traceId ?? null}, ${run.createdBy ?? null}
-          FROM intent
-        ON CONFLICT DO NOTHING
-        RETURNING ${columns}, ${createdKeySql} AS created_key, true AS created
-      )
-      SELECT * FROM inserted
-      UNION ALL
-      SELECT ${columns}, ${createdKeySql} AS created_key, false AS created FROM app.runs
-       WHERE id = ${run.id} AND NOT EXISTS (SELECT 1 FROM inserted)`.execute(this.db);
+    const { rows } = await this.db.executeQuery<RunRow & { created: boolean }>(
+      CompiledQuery.raw(START_RUN_SQL, [
+        run.intentId,
+        run.id,
+        run.idempotencyKey,
+        run.lineageRoot,
+        run.queue,
+        run.status ?? 'queued',
+        run.forkedFrom ?? null,
+        run.traceId ?? null,
+        run.createdBy ?? null,
+      ]),
+    );
     const first = rows[0];
     if (first) {
       const { created, ...row } = first;
