@@ -7,7 +7,7 @@ import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
-import { recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
+import { recordNoErrorWhileStopping, recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
 import { initWorkflowStatusInOneStatement } from './workflow-start.js';
 import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
 
@@ -94,6 +94,8 @@ export const SYSTEM_POOL_SIZE = QUEUES.intents.workerConcurrency + 8;
 export class DbosService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DBOS');
   private launchedAt: Date | undefined;
+  /** Set when the application starts shutting down (recordNoErrorWhileStopping). */
+  private stopping = false;
   private readonly afterLaunchHooks: (() => Promise<void>)[] = [];
   private pool: pg.Pool | undefined;
   private lock: ExecutorLock | undefined;
@@ -168,6 +170,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     if (executor) {
       initWorkflowStatusInOneStatement(executor.systemDatabase);
       recordWorkflowOutputInOneStatement(executor.systemDatabase);
+      recordNoErrorWhileStopping(executor.systemDatabase, () => this.stopping);
     }
     await applySystemSql(this.options.systemDatabaseUrl);
     for (const [name, options] of Object.entries(QUEUES)) await DBOS.registerQueue(name, name === DEFAULT_QUEUE ? intentsQueueOptions(this.runs) : options);
@@ -189,6 +192,8 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // From here a workflow's error may be the stop's own: not recorded (recordNoErrorWhileStopping).
+    this.stopping = true;
     if (this.launched) {
       this.launchedAt = undefined;
       await DBOS.shutdown();

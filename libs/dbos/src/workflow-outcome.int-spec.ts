@@ -2,6 +2,7 @@ import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { sql } from 'kysely';
 import { runToEnd } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { recordNoErrorWhileStopping } from './workflow-outcome.js';
 
 type SystemDatabase = DBOSExecutor['systemDatabase'];
 
@@ -67,5 +68,23 @@ describe("a workflow's success in one statement, as DBOS records it", () => {
       // Finished: a second outcome is not written over it.
       expect([suffix, await record(id, 'exec-a')]).toEqual([suffix, false]);
     }
+  });
+
+  it("records no workflow error while the process stops, and DBOS's own outcome otherwise", async () => {
+    // Installed by DbosService at launch, with its own stopping flag; here with the test's.
+    expect(Object.hasOwn(system, 'recordWorkflowError')).toBe(true);
+    let stopping = true;
+    recordNoErrorWhileStopping(system, () => stopping);
+    const error = { error: '{"json":{"name":"TypeError","message":"not launched"},"__dbos_serializer":"superjson"}' } as Parameters<
+      SystemDatabase['recordWorkflowError']
+    >[1];
+    const id = 'wf_error_while_stopping';
+    await pending(id, 'exec-a');
+    // The stop's own error: not recorded, the workflow stays PENDING with its owner for recovery.
+    expect(await system.recordWorkflowError(id, error, 'exec-a')).toBe(false);
+    expect(await row(id)).toEqual({ status: 'PENDING', owner_xid: 'exec-a', deduplication_id: `dedup-${id}`, completed: false, output: null, error: null });
+    stopping = false;
+    expect(await system.recordWorkflowError(id, error, 'exec-a')).toBe(true);
+    expect(await row(id)).toMatchObject({ status: 'ERROR', owner_xid: null, completed: true });
   });
 });
