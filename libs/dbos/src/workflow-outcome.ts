@@ -1,7 +1,13 @@
 import { currentOwnerXid } from '@dbos-inc/dbos-sdk/internal/context';
 import type { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 
-type SystemDatabase = DBOSExecutor['systemDatabase'];
+/** DBOS's system database object of the launched executor (not the Kysely `SystemDatabase` of system-database.ts). */
+export type SystemDatabase = DBOSExecutor['systemDatabase'];
+
+/** A DBOS system table, schema-qualified and quoted as DBOS names it. */
+export function systemTable(schema: string, name: string): string {
+  return `"${schema.replaceAll('"', '""')}".${name}`;
+}
 
 const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
 
@@ -11,7 +17,7 @@ const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
  * Answers whether it did.
  */
 function recordOutputSql(schema: string, owned: boolean): string {
-  const table = (name: string): string => `"${schema.replaceAll('"', '""')}".${name}`;
+  const table = (name: string): string => systemTable(schema, name);
   return `
     WITH done AS (
       UPDATE ${table('workflow_status')}

@@ -1,7 +1,6 @@
 import { Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
-import type { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
+import { type SystemDatabase, systemTable } from './workflow-outcome.js';
 
-type SystemDatabase = DBOSExecutor['systemDatabase'];
 type InitStatus = Parameters<SystemDatabase['initWorkflowStatus']>[0];
 type Started = Awaited<ReturnType<SystemDatabase['initWorkflowStatus']>>;
 
@@ -23,7 +22,7 @@ interface StatusRow {
 function insertStatusSql(schema: string): string {
   return `
     WITH status AS (
-      INSERT INTO "${schema}".workflow_status (
+      INSERT INTO ${systemTable(schema, 'workflow_status')} (
         workflow_uuid, status, name, class_name, config_name, queue_name, authenticated_user, assumed_role,
         authenticated_roles, executor_id, application_version, application_id, recovery_attempts,
         workflow_timeout_ms, workflow_deadline_epoch_ms, inputs, deduplication_id, priority, queue_partition_key,
@@ -35,7 +34,7 @@ function insertStatusSql(schema: string): string {
       RETURNING status, name, class_name, config_name, queue_name, creator_xid, serialization
     ),
     input AS (
-      INSERT INTO "${schema}".workflow_input (workflow_uuid, inputs) SELECT $1, $30 FROM status
+      INSERT INTO ${systemTable(schema, 'workflow_input')} (workflow_uuid, inputs) SELECT $1, $30 FROM status
       ON CONFLICT (workflow_uuid) DO NOTHING
     )
     SELECT * FROM status`;
@@ -94,15 +93,13 @@ function statusValues(s: InitStatus, creatorXid: string | null): unknown[] {
  */
 export function initWorkflowStatusInOneStatement(system: SystemDatabase): void {
   const dbos = Object.getPrototypeOf(system) as SystemDatabase;
-  const insert = insertStatusSql(system.schemaName.replaceAll('"', '""'));
+  const insert = insertStatusSql(system.schemaName);
   system.initWorkflowStatus = async (initStatus, creatorXid, client, reusePolicy = 'return-existing'): Promise<Started> => {
     if (client !== undefined) return dbos.initWorkflowStatus.call(system, initStatus, creatorXid, client, reusePolicy);
     const connection = await system.connect();
     let row: StatusRow | undefined;
     try {
-      ({
-        rows: [row],
-      } = await connection.query<StatusRow>(insert, statusValues(initStatus, creatorXid)));
+      row = (await connection.query<StatusRow>(insert, statusValues(initStatus, creatorXid))).rows[0];
     } catch (error) {
       if ((error as { code?: string }).code === '23505') {
         throw new DBOSErrors.DBOSQueueDuplicatedError(initStatus.workflowUUID, initStatus.queueName ?? '', initStatus.deduplicationID ?? '');

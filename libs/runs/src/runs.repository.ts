@@ -100,7 +100,7 @@ export class ReplayMismatchError extends Error {
 /** The created_key column's SQL: created_at as ISO text with microseconds (the keyset cursor's key). */
 const CREATED_KEY_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-const createdKeySql = sql<string>`${sql.raw(CREATED_KEY_SQL)}`;
+const createdKeySql = sql.raw<string>(CREATED_KEY_SQL);
 const createdKey = createdKeySql.as('created_key');
 
 /**
@@ -108,6 +108,7 @@ const createdKey = createdKeySql.as('created_key');
  * once per run ID ($2), or the row that ID already has. One constant text: it is on every run's path,
  * where building and compiling it per call showed in profiles.
  */
+const RUN_COLUMN_LIST = RUN_COLUMNS.join(', ');
 const START_RUN_SQL = `
   WITH intent AS (SELECT id FROM app.intents WHERE id = $1),
   inserted AS (
@@ -115,11 +116,11 @@ const START_RUN_SQL = `
     SELECT $2, intent.id, $3, $4, $5, $6, 'WAIT', $7, $8, $9
       FROM intent
     ON CONFLICT DO NOTHING
-    RETURNING ${RUN_COLUMNS.join(', ')}, ${CREATED_KEY_SQL} AS created_key, true AS created
+    RETURNING ${RUN_COLUMN_LIST}, ${CREATED_KEY_SQL} AS created_key, true AS created
   )
   SELECT * FROM inserted
   UNION ALL
-  SELECT ${RUN_COLUMNS.join(', ')}, ${CREATED_KEY_SQL} AS created_key, false AS created FROM app.runs
+  SELECT ${RUN_COLUMN_LIST}, ${CREATED_KEY_SQL} AS created_key, false AS created FROM app.runs
    WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM inserted)`;
 
 interface RecordStepParams {
