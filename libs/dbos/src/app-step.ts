@@ -8,7 +8,7 @@ import type { CompiledQuery, QueryResult } from 'kysely';
 import type { PoolClient } from 'pg';
 import { sendTogether } from '#db';
 import { withStepSpan } from './dbos-telemetry.js';
-import { roundTripStepOutput, stepOutputText } from './step-output.js';
+import { roundTripStepOutput, stepOutputText } from './plain-json.js';
 import { timedStep } from './service-metrics.js';
 
 /** Where a step's SQL runs: inside the step's checkpoint transaction, or on the app pool. */

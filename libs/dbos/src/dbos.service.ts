@@ -7,6 +7,7 @@ import { nestDbosLogger } from './dbos-logger.js';
 import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
+import { roundTripPlainJsonDirectly } from './plain-json.js';
 import { recordNoErrorWhileStopping, recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
 import { initWorkflowStatusInOneStatement } from './workflow-start.js';
 import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
@@ -165,6 +166,8 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
       ...(dbosTracingEnabled() ? { tracingEnabled: true } : {}),
       ...(this.options.listenQueues ? { listenQueues: [...this.options.listenQueues] } : {}),
     });
+    // Workflow arguments and results that are plain JSON skip superjson's walks (plain-json.ts).
+    roundTripPlainJsonDirectly();
     await DBOS.launch();
     const executor = DBOSExecutor.globalInstance;
     if (executor) {
