@@ -8,6 +8,7 @@ import { dbosTracingEnabled } from './dbos-telemetry.js';
 import { ExecutionSlots } from './execution-slots.js';
 import { ExecutorLock, markLastSeen, recoverOwn, registerExecutor, takeOverGoneExecutors, type ExecutorIdentity, type Takeover } from './executor-liveness.js';
 import { roundTripPlainJsonDirectly } from './plain-json.js';
+import { claimQueuedWorkflowsInOneStatement } from './queue-claim.js';
 import { recordNoErrorWhileStopping, recordWorkflowOutputInOneStatement } from './workflow-outcome.js';
 import { initWorkflowStatusInOneStatement } from './workflow-start.js';
 import { DEFAULT_QUEUE, DEFAULT_RUN_EXECUTION, QUEUES, intentsQueueOptions, isQueueName, type QueueName, type RunExecution } from './queues.js';
@@ -172,6 +173,7 @@ export class DbosService implements OnApplicationBootstrap, OnApplicationShutdow
     const executor = DBOSExecutor.globalInstance;
     if (executor) {
       initWorkflowStatusInOneStatement(executor.systemDatabase);
+      claimQueuedWorkflowsInOneStatement(executor.systemDatabase);
       recordWorkflowOutputInOneStatement(executor.systemDatabase);
       recordNoErrorWhileStopping(executor.systemDatabase, () => this.stopping);
     }
