@@ -10,6 +10,8 @@ const shared = {
   moduleNameMapper: {
     ...Object.fromEntries(libs.map((lib) => [`^#${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`])),
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    // @fastify/static's content-disposition is an ES module it requires (see the file).
+    '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }] },
   rootDir: '.',

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -8,10 +8,11 @@ import { loadConfig } from '#common';
 import type { DB } from '#db';
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { configureApp } from '../../apps/api/src/configure.js';
+import { httpAdapter } from '../../apps/api/src/http-server.js';
 import { createTestDatabase, testPool, type TestDatabase } from './test-database.js';
 
 export interface TestApp {
-  readonly app: NestExpressApplication;
+  readonly app: NestFastifyApplication;
   readonly baseUrl: string;
   readonly database: TestDatabase;
   /** The DBOS system database: `database` unless split. */
@@ -52,7 +53,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     new ConsoleLogger({ logLevels: ['fatal', 'error'] }),
   );
   const moduleRef = await (options.override?.(builder) ?? builder).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['fatal', 'error'] });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(httpAdapter(config), { bodyParser: false, logger: ['fatal', 'error'] });
   const document = configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

@@ -1,18 +1,9 @@
 import type { INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import {
-  type AppConfig,
-  type LogLevel,
-  LatticeExceptionFilter,
-  TokenRegistry,
-  authMiddleware,
-  packageVersion,
-  strictValidationPipe,
-  verifyJsonBody,
-  verifyQueryString,
-} from '#common';
-import { HttpMetricsMiddleware } from './telemetry.module.js';
+import { type AppConfig, type LogLevel, LatticeExceptionFilter, TokenRegistry, packageVersion, strictValidationPipe } from '#common';
+import { configureHttp } from './http-server.js';
+import { HttpMetrics } from './telemetry.module.js';
 
 export function nestLogLevels(level: LogLevel): NestLogLevel[] {
   const order: NestLogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -48,27 +39,27 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
   return strictSchemas(SwaggerModule.createDocument(app, config));
 }
 
-/** Everything an app needs beyond its modules; shared by main.ts and the tests. */
-export function configureApp(app: NestExpressApplication, config: Pick<AppConfig, 'bodyLimit'>): OpenAPIObject {
+/**
+ * Everything an app needs beyond its modules; shared by main.ts and the tests. The app is created with
+ * `httpAdapter(config)` (http-server.ts) and `bodyParser: false`. Fastify sends no `X-Powered-By` and
+ * no ETag: every answer is live state (runs, workflows, audits), nothing to revalidate.
+ */
+export function configureApp(app: NestFastifyApplication, config: Pick<AppConfig, 'bodyLimit'>): OpenAPIObject {
   // Request metrics first: every answer is measured, also the ones authentication or the body parser gives.
-  const httpMetrics = app.get(HttpMetricsMiddleware);
-  app.use(httpMetrics.use.bind(httpMetrics));
-  // Authentication before the body parser: a bad token is a 401 whatever the body. The role rule is
-  // each controller's RolesGuard + @Roles.
-  const tokens = app.get(TokenRegistry);
-  app.use('/api/ops', authMiddleware(tokens, ['viewer', 'operator']));
-  app.use(['/api/intents', '/api/runs'], authMiddleware(tokens, ['client']));
-  app.use(['/api/ops', '/api/intents', '/api/runs'], verifyQueryString);
-  // The raw body is checked (nesting depth, UTF-8) before JSON.parse and any recursive transform.
-  // Nest's typing omits `verify` (it uses it for { rawBody: true }, which this service never sets);
-  // express.json receives these options unchanged.
-  const jsonOptions = { limit: config.bodyLimit, verify: verifyJsonBody };
-  app.useBodyParser('json', jsonOptions);
+  const httpMetrics = app.get(HttpMetrics);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => {
+      httpMetrics.observe(request, reply);
+      done();
+    });
+  // Authentication before the body is read: a bad token is a 401 whatever the body. The role rule is
+  // each controller's RolesGuard + @Roles. The raw body is checked (nesting depth, UTF-8) before
+  // JSON.parse and any recursive transform.
+  configureHttp(app, config, app.get(TokenRegistry));
   app.useGlobalFilters(new LatticeExceptionFilter());
   app.useGlobalPipes(strictValidationPipe());
-  app.disable('x-powered-by');
-  // Every answer is live state (runs, workflows, audits): no ETag to hash, nothing to revalidate.
-  app.set('etag', false);
   const document = buildOpenApi(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
   return document;

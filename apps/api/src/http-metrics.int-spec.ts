@@ -49,7 +49,7 @@ describe('request metrics (http.server.request.duration, durable_ops.control.act
     metrics.disable();
   });
 
-  it('measures the requests refused before routing (401 before the body, malformed JSON) and counts such control actions', async () => {
+  it('measures the requests refused before their handler (401 before the body, malformed JSON) under their route, and counts such control actions', async () => {
     const operator = { authorization: `Bearer ${OPERATOR}` };
     expect((await t.request('POST', '/api/ops/wf/run_metrics_a/cancel', { actor: 'a', reason: 'no token' })).status).toBe(401);
     expect((await t.request('POST', '/api/ops/wf/run_metrics_b/fork', '{"actor": ', operator)).status).toBe(400);
@@ -60,9 +60,15 @@ describe('request metrics (http.server.request.duration, durable_ops.control.act
     const { resourceMetrics, errors } = await reader.collect();
     expect(errors).toEqual([]);
     const http = pointsOf(resourceMetrics, 'http.server.request.duration');
-    expect(countOf(http, { 'http.route': 'unmatched', 'http.request.method': 'POST', 'http.response.status_code': 401 })).toBe(1);
-    expect(countOf(http, { 'http.route': 'unmatched', 'http.request.method': 'POST', 'http.response.status_code': 400 })).toBe(2);
+    // The router matches before authentication and the body parser run: a refused request has its route too.
+    expect(countOf(http, { 'http.route': '/api/ops/wf/:id/cancel', 'http.request.method': 'POST', 'http.response.status_code': 401 })).toBe(1);
+    expect(countOf(http, { 'http.route': '/api/ops/wf/:id/fork', 'http.request.method': 'POST', 'http.response.status_code': 400 })).toBe(1);
+    expect(countOf(http, { 'http.route': '/api/intents', 'http.request.method': 'POST', 'http.response.status_code': 400 })).toBe(1);
     expect(countOf(http, { 'http.route': '/api/ops/wf/:id/resume', 'http.request.method': 'POST', 'http.response.status_code': 404 })).toBe(1);
+    // A path no route matches is `unmatched`.
+    expect((await t.request('POST', '/api/ops/wf/run_metrics_d/explode', { actor: 'a', reason: 'r' }, operator)).status).toBe(404);
+    const after = pointsOf((await reader.collect()).resourceMetrics, 'http.server.request.duration');
+    expect(countOf(after, { 'http.route': 'unmatched', 'http.request.method': 'POST', 'http.response.status_code': 404 })).toBe(1);
 
     const actions = pointsOf(resourceMetrics, 'durable_ops.control.actions');
     expect(countOf(actions, { op: 'cancel', outcome: 'unauthorized' })).toBe(1);

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig } from '#common';
 import { resolveDatabases } from '#db';
 import { AppModule } from './app.module.js';
 import { configureApp, nestLogLevels } from './configure.js';
+import { httpAdapter } from './http-server.js';
 import { loadNestOtel } from './telemetry.module.js';
 import { startTelemetry } from './tracing.js';
 
@@ -20,15 +21,16 @@ async function main(): Promise<void> {
   const databases = await resolveDatabases(config);
 
   let closing: Promise<void> | undefined;
-  const app = await NestFactory.create<NestExpressApplication>(
+  const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, databases, { prometheus: telemetry.prometheus, nestOtel: await loadNestOtel() }),
+    httpAdapter(config),
     {
       bodyParser: false,
       logger: telemetry.logger,
     },
   );
-  // First middleware: the request span is active for everything after it.
-  app.use(telemetry.http);
+  // First hook: the request span is active for everything after it.
+  if (telemetry.http) app.getHttpAdapter().getInstance().addHook('onRequest', telemetry.http);
   configureApp(app, config);
 
   // Graceful stop: the service (and DBOS) first, the embedded Postgres last.

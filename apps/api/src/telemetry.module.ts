@@ -1,20 +1,7 @@
-import {
-  Controller,
-  type DynamicModule,
-  Global,
-  type Type,
-  Get,
-  Inject,
-  Injectable,
-  Module,
-  type NestMiddleware,
-  NotFoundException,
-  Req,
-  Res,
-} from '@nestjs/common';
+import { Controller, type DynamicModule, Global, type Type, Get, Inject, Injectable, Module, NotFoundException, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { METRIC_SOURCE, type MetricSource, ServiceMetrics } from '#dbos';
 import { routeOf } from './tracing.js';
 
@@ -28,29 +15,29 @@ const ACTION_OUTCOME: Record<number, string> = { 202: 'accepted', 400: 'invalid'
 
 /**
  * http.server.request.duration per request, and durable_ops.control.actions per control action.
- * Installed by configureApp as the first middleware (app.use), ahead of authentication and the body
- * parser, so a request refused there (401, malformed JSON) is measured too; its route is
- * `unmatched`, as no route template was reached.
+ * Called by configureApp's first onRequest hook, ahead of authentication and the body parser, so a
+ * request refused there (401, malformed JSON) is measured too, under its route template (Fastify
+ * routes a request before its hooks run); a request no route matched has the route `unmatched`.
  */
 @Injectable()
-export class HttpMetricsMiddleware implements NestMiddleware {
+export class HttpMetrics {
   constructor(private readonly metrics: ServiceMetrics) {}
 
-  use(req: Request, res: Response, next: NextFunction): void {
+  observe(request: FastifyRequest, reply: FastifyReply): void {
     const start = performance.now();
-    res.once('close', () => {
-      const route = routeOf(req);
-      const status = res.statusCode;
+    // The Node response's close: also when the client goes away before the answer.
+    reply.raw.once('close', () => {
+      const route = routeOf(request);
+      const status = reply.raw.statusCode;
       this.metrics.http.record((performance.now() - start) / 1000, {
         'http.route': route ?? 'unmatched',
-        'http.request.method': req.method,
+        'http.request.method': request.method,
         'http.response.status_code': status,
       });
-      if (req.method !== 'POST') return;
-      const op = route !== undefined ? ACTION_ROUTE.exec(route)?.[1] : ACTION_PATH.exec(req.originalUrl.split('?')[0] ?? '')?.[1];
+      if (request.method !== 'POST') return;
+      const op = route !== undefined ? ACTION_ROUTE.exec(route)?.[1] : ACTION_PATH.exec(request.url.split('?')[0] ?? '')?.[1];
       if (op) this.metrics.controlAction(op, ACTION_OUTCOME[status] ?? (status >= 500 ? 'error' : `http_${status}`));
     });
-    next();
   }
 }
 
@@ -65,9 +52,11 @@ export class MetricsController {
   constructor(@Inject(PROMETHEUS) private readonly prometheus: PrometheusExporter | undefined) {}
 
   @Get()
-  scrape(@Req() req: Request, @Res() res: Response): void {
+  scrape(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
     if (!this.prometheus) throw new NotFoundException('metrics are not collected in this process');
-    this.prometheus.getMetricsRequestHandler(req, res);
+    // The exporter writes the Node response itself.
+    reply.hijack();
+    this.prometheus.getMetricsRequestHandler(request.raw, reply.raw);
   }
 }
 
@@ -91,7 +80,7 @@ export async function loadNestOtel(): Promise<NestOtel> {
 
 /**
  * The service's telemetry in Nest: nestjs-otel's module, the service's instruments
- * (ServiceMetrics, global so the planes can use them), request metrics (HttpMetricsMiddleware, which
+ * (ServiceMetrics, global so the planes can use them), request metrics (HttpMetrics, which
  * configureApp installs) and GET /metrics.
  */
 @Global()
@@ -106,9 +95,9 @@ export class TelemetryModule {
         { provide: PROMETHEUS, useValue: options.prometheus },
         ...(options.nestOtel ? [{ provide: METRIC_SOURCE, useExisting: options.nestOtel.metricService }] : []),
         ServiceMetrics,
-        HttpMetricsMiddleware,
+        HttpMetrics,
       ],
-      exports: [ServiceMetrics, HttpMetricsMiddleware],
+      exports: [ServiceMetrics, HttpMetrics],
     };
   }
 }

@@ -7,7 +7,7 @@ import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { LoggerProvider, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { MeterProvider, MetricReader, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { AppConfig } from '#common';
 import { ATTR_WORKFLOW_ID, DbosTracerProvider, enableDbosTracing, WorkflowAttributesProcessor } from '#dbos';
 
@@ -21,8 +21,8 @@ import { ATTR_WORKFLOW_ID, DbosTracerProvider, enableDbosTracing, WorkflowAttrib
  * endpoints no tracer or logger is registered and DBOS tracing stays off.
  */
 export interface Telemetry {
-  /** Express middleware: one SERVER span per request (before every other middleware). */
-  readonly http: (req: Request, res: Response, next: NextFunction) => void;
+  /** With traces exported, a Fastify onRequest hook: one SERVER span per request (the first hook). */
+  readonly http: onRequestHookHandler | undefined;
   /** The Nest logger to use: the console, plus an OTLP log record per line when logs are exported. */
   readonly logger: ConsoleLogger;
   /** One line for the boot log: where traces, logs and metrics go. */
@@ -134,25 +134,26 @@ class TelemetryConsoleLogger extends ConsoleLogger {
 }
 
 /** The matched route template (`/api/runs/:runId`), never the raw path; undefined when no route matched. */
-export function routeOf(req: Request): string | undefined {
-  const route = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof route === 'string' ? `${req.baseUrl}${route}` : undefined;
+export function routeOf(request: FastifyRequest): string | undefined {
+  return request.is404 ? undefined : request.routeOptions.url;
 }
 
-/** A SERVER span per request, continuing an incoming traceparent; req and res are bound to it. */
-function httpMiddleware(tracer: Tracer): Telemetry['http'] {
-  return (req, res, next) => {
-    const path = req.originalUrl.split('?')[0] ?? '/';
-    if (UNTRACED_PATHS.has(path)) return next();
+/** A SERVER span per request, continuing an incoming traceparent; the Node request and response are bound to it. */
+function httpHook(tracer: Tracer): onRequestHookHandler {
+  return (request, reply, done) => {
+    const path = request.url.split('?')[0] ?? '/';
+    if (UNTRACED_PATHS.has(path)) return done();
+    const req = request.raw;
+    const res = reply.raw;
     const parent: Context = propagation.extract(ROOT_CONTEXT, req.headers);
     const span: Span = tracer.startSpan(
-      req.method,
+      request.method,
       {
         kind: SpanKind.SERVER,
         attributes: {
-          'http.request.method': req.method,
+          'http.request.method': request.method,
           'url.path': path,
-          'url.scheme': req.protocol,
+          'url.scheme': request.protocol,
           'network.protocol.version': req.httpVersion,
           ...(req.headers['user-agent'] ? { 'user_agent.original': req.headers['user-agent'] } : {}),
         },
@@ -164,17 +165,18 @@ function httpMiddleware(tracer: Tracer): Telemetry['http'] {
     context.bind(active, req);
     context.bind(active, res);
     res.once('close', () => {
-      const route = routeOf(req);
+      const route = routeOf(request);
       if (route) {
         span.setAttribute('http.route', route);
-        span.updateName(`${req.method} ${route}`);
+        span.updateName(`${request.method} ${route}`);
       }
       span.setAttribute('http.response.status_code', res.statusCode);
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       if (!res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the response was sent' });
       span.end();
     });
-    context.with(active, next);
+    // The hooks after this one, the body parser and the handler run inside the span.
+    context.with(active, done);
   };
 }
 
@@ -270,7 +272,7 @@ export async function startTelemetry(config: Pick<AppConfig, 'telemetry' | 'appV
 
   let stopped: Promise<void> | undefined;
   return {
-    http: tracerProvider ? httpMiddleware(trace.getTracer('durable-ops-http')) : (_req, _res, next) => next(),
+    http: tracerProvider ? httpHook(trace.getTracer('durable-ops-http')) : undefined,
     logger,
     summary,
     prometheus,

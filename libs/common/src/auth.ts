@@ -11,8 +11,8 @@ import {
   createParamDecorator,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { NextFunction, Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiToken, TokenRole } from './config.js';
 import { Forbidden, Unauthorized } from './errors.js';
 import { sha256 } from './hash.js';
@@ -28,7 +28,11 @@ export interface AuthPrincipal {
 /** Who a request on an open data plane is recorded as. */
 export const ANONYMOUS: AuthPrincipal = { principal: 'anonymous', role: 'anonymous' };
 
-type AuthRequest = Request & { principal?: AuthPrincipal };
+/** A request as authentication sees it (Fastify's request object: what guards and decorators get). */
+export interface AuthRequest {
+  readonly headers: IncomingHttpHeaders;
+  principal?: AuthPrincipal;
+}
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
@@ -126,18 +130,12 @@ export class RolesGuard implements CanActivate {
 }
 
 /**
- * Authentication in front of a plane's path, mounted before the body parser: a request without a valid
- * token is a 401 whatever its body, and its body is never read. The role check stays in RolesGuard.
+ * Authentication in front of a plane's routes, run as the request arrives (before the body is read):
+ * a request without a valid token is a 401 (Unauthorized, thrown) whatever its body, and its body is
+ * never read. The role check stays in RolesGuard.
  */
-export function authMiddleware(tokens: TokenRegistry, roles: readonly TokenRole[]): (request: Request, response: Response, next: NextFunction) => void {
-  return (request, _response, next) => {
-    try {
-      (request as AuthRequest).principal = tokens.resolve(request.headers.authorization, roles);
-      next();
-    } catch (error) {
-      next(error);
-    }
-  };
+export function authenticateRequest(request: AuthRequest, tokens: TokenRegistry, roles: readonly TokenRole[]): void {
+  request.principal = tokens.resolve(request.headers.authorization, roles);
 }
 
 /** The principal RolesGuard admitted (anonymous on an open data plane). */

@@ -35,7 +35,7 @@ export function jsonDepthExceeds(body: Buffer, limit: number): boolean {
 }
 
 /**
- * body-parser's `verify` hook: runs on the raw bytes before JSON.parse. Refuses any charset but UTF-8
+ * body-parser's `verify` hook (see apps/api/src/http-server.ts): runs on the raw bytes before JSON.parse. Refuses any charset but UTF-8
  * (JSON between systems is UTF-8, RFC 8259 §8.1; body-parser would decode any `utf-*` charset, and in
  * UTF-7 a `[` is `+AFs-`, which the depth scan below cannot see), bodies that are not well-formed UTF-8
  * (which the decoder would otherwise turn into U+FFFD, so two different bodies could become one
@@ -55,20 +55,16 @@ export function verifyJsonBody(_request: IncomingMessage, _response: unknown, bo
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
- * Middleware: a query string whose percent-escapes do not decode to well-formed UTF-8 (`%ED%A0%80`, a
- * lone surrogate; `%FF`; a bare `%`) is a 400. Express's query parser would turn each into U+FFFD, so
- * two different filters would become one.
+ * A query string whose percent-escapes do not decode to well-formed UTF-8 (`%ED%A0%80`, a lone
+ * surrogate; `%FF`; a bare `%`) is a 400 (ValidationFailed, thrown). A query parser would turn each
+ * into U+FFFD, so two different filters would become one.
  */
-export function verifyQueryString(request: IncomingMessage, _response: unknown, next: (error?: unknown) => void): void {
-  const url = request.url ?? '';
+export function verifyQueryString(url: string): void {
   const start = url.indexOf('?');
-  if (start >= 0) {
-    try {
-      decodeURIComponent(url.slice(start + 1));
-    } catch {
-      next(new ValidationFailed([{ path: 'query', message: 'the query string is not well-formed percent-encoded UTF-8' }]));
-      return;
-    }
+  if (start < 0) return;
+  try {
+    decodeURIComponent(url.slice(start + 1));
+  } catch {
+    throw new ValidationFailed([{ path: 'query', message: 'the query string is not well-formed percent-encoded UTF-8' }]);
   }
-  next();
 }

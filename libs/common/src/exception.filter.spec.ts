@@ -130,7 +130,7 @@ describe('LatticeExceptionFilter', () => {
     });
 
     it('catch() answers 500 for a BigInt instead of throwing', () => {
-      const response = { headersSent: false, status: jest.fn(), json: jest.fn() };
+      const response = { sent: false, raw: { headersSent: false }, status: jest.fn(), send: jest.fn() };
       response.status.mockReturnValue(response);
       const argumentsHost = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
       expect(() => filter.catch(1n, argumentsHost)).not.toThrow();
@@ -213,8 +213,9 @@ describe('LatticeExceptionFilter', () => {
   });
 
   describe('catch()', () => {
+    /** A Fastify reply as the filter sees it. */
     function host(headersSent = false) {
-      const response = { headersSent, status: jest.fn(), json: jest.fn() };
+      const response = { sent: headersSent, raw: { headersSent }, status: jest.fn(), send: jest.fn() };
       response.status.mockReturnValue(response);
       const argumentsHost = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
       return { response, argumentsHost };
@@ -224,14 +225,14 @@ describe('LatticeExceptionFilter', () => {
       const { response, argumentsHost } = host();
       filter.catch(new NotFound('intent it_x not found'), argumentsHost);
       expect(response.status).toHaveBeenCalledWith(404);
-      expect(response.json).toHaveBeenCalledWith({ error: 'not_found', message: 'intent it_x not found' });
+      expect(response.send).toHaveBeenCalledWith({ error: 'not_found', message: 'intent it_x not found' });
     });
 
     it('writes nothing once the headers are sent, but still logs an internal error', () => {
       const { response, argumentsHost } = host(true);
       filter.catch(new Error('late failure'), argumentsHost);
       expect(response.status).not.toHaveBeenCalled();
-      expect(response.json).not.toHaveBeenCalled();
+      expect(response.send).not.toHaveBeenCalled();
       expect(logged).toHaveBeenCalledTimes(1);
     });
   });

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { MAX_JSON_DEPTH } from './body-guard.js';
 import { Conflict, DomainError, type ErrorKind, ValidationFailed } from './errors.js';
@@ -41,11 +41,15 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
   'charset.not.utf8': 'the body must be UTF-8 (no charset, or charset=utf-8)',
 };
 
-/** An http-errors style 4xx (Express's own, e.g. a path that does not percent-decode): its message is the library's, never passed on. */
+/**
+ * A library's own 4xx (an http-errors `status`, or Fastify's `statusCode`: a path that does not
+ * percent-decode, a body the parser refused): its message is the library's, never passed on.
+ */
 function clientErrorStatus(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const status = (error as { status?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : undefined;
 }
 
 /** Longest path or message an error body carries. */
@@ -84,10 +88,10 @@ export class LatticeExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Lattice');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, body } = this.map(exception);
-    if (response.headersSent) return;
-    response.status(status).json(body);
+    if (reply.sent || reply.raw.headersSent) return;
+    reply.status(status).send(body);
   }
 
   map(exception: unknown): { status: number; body: Record<string, unknown> } {
@@ -108,7 +112,7 @@ export class LatticeExceptionFilter implements ExceptionFilter {
       }
       return { status, body: { error: exception.kind, message: bounded(exception.message) } };
     }
-    // Express wraps body-parser failures in an HttpException whose cause is the original error.
+    // Nest may wrap body-parser failures in an HttpException whose cause is the original error.
     const bodyError = exception instanceof HttpException && isBodyParserError(exception.cause) ? exception.cause : exception;
     if (isBodyParserError(bodyError)) {
       const message = BODY_PARSER_MESSAGES[bodyError.type] ?? 'the body could not be read';

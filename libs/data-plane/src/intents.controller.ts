@@ -1,6 +1,6 @@
 import { Body, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { CreateIntentRequest, IntentCreated, IntentPage, IntentView, ListIntentsQuery } from '#contracts';
 import { DataPlaneController } from './data-plane-controller.js';
@@ -18,7 +18,11 @@ export class IntentsController {
   @ApiCreatedResponse({ type: IntentCreated, description: 'created' })
   @ApiOkResponse({ type: IntentCreated, description: 'the same intent already existed' })
   @ApiBadRequestResponse({ description: 'validation failed; nothing was written' })
-  async create(@Body() body: CreateIntentRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<IntentCreated> {
+  async create(
+    @Body() body: CreateIntentRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
+    @CurrentPrincipal() who: AuthPrincipal,
+  ): Promise<IntentCreated> {
     const { intentId, created } = await this.intents.create(body, who.principal);
     res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
     return { intentId };

@@ -1,6 +1,6 @@
 import { Body, Get, HttpStatus, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { type AuthPrincipal, CurrentPrincipal, LatticeExceptionFilter, PathIdPipe, Roles, RolesGuard } from '#common';
 import { ArtifactView, ListRunsQuery, RunArtifacts, RunHeader, RunPage, RunSteps, RunView, StartRunRequest } from '#contracts';
 import { DataPlaneController } from './data-plane-controller.js';
@@ -20,7 +20,7 @@ export class RunsController {
   @ApiBadRequestResponse()
   @ApiNotFoundResponse({ description: 'unknown intent' })
   @ApiConflictResponse({ description: 'idempotencyKey already used for another intent' })
-  async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() who: AuthPrincipal): Promise<RunHeader> {
+  async start(@Body() body: StartRunRequest, @Res({ passthrough: true }) res: FastifyReply, @CurrentPrincipal() who: AuthPrincipal): Promise<RunHeader> {
     const { run, created } = await this.runs.start(body, who.principal);
     res.status(created ? HttpStatus.ACCEPTED : HttpStatus.OK);
     return run;

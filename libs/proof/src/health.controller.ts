@@ -1,6 +1,6 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { Database } from '#db';
 import { DbosService } from '#dbos';
@@ -26,7 +26,7 @@ export class HealthController {
   @ApiOperation({ summary: 'Alive: DBOS launched and the database reachable' })
   @ApiOkResponse({ type: Health })
   @ApiServiceUnavailableResponse({ type: Health })
-  async health(@Res({ passthrough: true }) res: Response): Promise<Health> {
+  async health(@Res({ passthrough: true }) res: FastifyReply): Promise<Health> {
     const databaseReachable = await sql`SELECT 1`
       .execute(this.db)
       .then(() => true)
