@@ -1,7 +1,16 @@
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import bodyParser from 'body-parser';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AppConfig, LatticeExceptionFilter, type TokenRegistry, type TokenRole, authenticateRequest, verifyJsonBody, verifyQueryString } from '#common';
+import {
+  type AppConfig,
+  bodyLimitBytes,
+  LatticeExceptionFilter,
+  type TokenRegistry,
+  type TokenRole,
+  authenticateRequest,
+  verifyJsonBody,
+  verifyQueryString,
+} from '#common';
 
 /**
  * The longest path parameter the router matches (Fastify's default is 100 characters, answered with a
@@ -9,15 +18,9 @@ import { type AppConfig, LatticeExceptionFilter, type TokenRegistry, type TokenR
  */
 const MAX_PARAM_LENGTH = 16_384;
 
-/** BODY_LIMIT (`512kb`, `1mb`: validated by the config) in bytes. */
-function limitBytes(limit: string): number {
-  const [, n, unit] = /^(\d+)(b|kb|mb)$/i.exec(limit) ?? [];
-  return Number(n) * ({ b: 1, kb: 1024, mb: 1024 * 1024 }[unit?.toLowerCase() as 'b' | 'kb' | 'mb'] ?? Number.NaN);
-}
-
 /**
- * The HTTP server under Nest: Fastify (an Express app cost about twice the CPU per request, a third
- * of a run's; see bench/README.md). Set to answer as the service always has: `/api/runs/` is
+ * The HTTP server under Nest: Fastify (a request cost about twice as much CPU on Express, and the
+ * request is a third of a run's CPU: bench/README.md). Set to answer as the service always has: `/api/runs/` is
  * `/api/runs`, paths match whatever their case, any route parameter reaches its route, and Node's
  * own timeouts stay (5 s keep-alive, 300 s per request), where Fastify would set 72 s and none.
  * What the router refuses before any hook or route (a path that does not percent-decode) is answered
@@ -34,7 +37,7 @@ export function httpAdapter(config: Pick<AppConfig, 'bodyLimit'>): FastifyAdapte
     keepAliveTimeout: 5_000,
     requestTimeout: 300_000,
     // body-parser enforces BODY_LIMIT on what it reads (jsonBodies); this is Fastify's own bound.
-    bodyLimit: limitBytes(config.bodyLimit),
+    bodyLimit: bodyLimitBytes(config.bodyLimit),
   });
 }
 

@@ -230,6 +230,13 @@ function apiTokens(env: Env): ApiToken[] {
 }
 
 /** Reads and validates the environment once, at boot. */
+/** BODY_LIMIT's form (`512kb`, `1mb`, `100b`) in bytes; undefined when it is not of that form. */
+export function bodyLimitBytes(limit: string): number | undefined {
+  const match = /^(\d{1,10})(b|kb|mb)$/i.exec(limit);
+  if (!match) return undefined;
+  return Number(match[1]) * { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2]!.toLowerCase() as 'b' | 'kb' | 'mb'];
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const listenPort = port(env, 'PORT') ?? 3000;
   const appVersion = optional(env, 'APP_VERSION') ?? packageVersion();
@@ -259,11 +266,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!/^\S+( \S+){5}$/.test(executorSweepSchedule))
     throw new ConfigError('EXECUTOR_SWEEP_SCHEDULE', `must be a six-field cron with seconds, e.g. "*/10 * * * * *" (got "${executorSweepSchedule}")`);
   const bodyLimit = optional(env, 'BODY_LIMIT') ?? '1mb';
-  const limit = /^(\d{1,10})(b|kb|mb)$/i.exec(bodyLimit);
-  if (!limit) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
+  const limit = bodyLimitBytes(bodyLimit);
+  if (limit === undefined) throw new ConfigError('BODY_LIMIT', `must look like 512kb or 1mb (got "${bodyLimit}")`);
   // A stored intent is served whole by GET /api/intents/:id, and no response exceeds 1 MB.
-  if (Number(limit[1]) * { b: 1, kb: 1024, mb: 1024 * 1024 }[limit[2]!.toLowerCase() as 'b' | 'kb' | 'mb'] > 1024 * 1024)
-    throw new ConfigError('BODY_LIMIT', `must be at most 1mb: a stored intent is served whole in one response (got "${bodyLimit}")`);
+  if (limit > 1024 * 1024) throw new ConfigError('BODY_LIMIT', `must be at most 1mb: a stored intent is served whole in one response (got "${bodyLimit}")`);
   return {
     port: listenPort,
     host: optional(env, 'HOST') ?? '0.0.0.0',

@@ -189,9 +189,20 @@ describe('LatticeExceptionFilter', () => {
       });
     });
 
-    it('an http-errors 4xx from Express (e.g. a path that does not decode) → 400 without its message', () => {
+    it('an http-errors 4xx (e.g. a path that does not decode) → 400 without its message', () => {
       const error = Object.assign(new URIError("Failed to decode param '%E0'"), { status: 400, statusCode: 400 });
       expect(filter.map(error)).toEqual({ status: 400, body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] } });
+    });
+
+    it("Fastify's own 4xx (statusCode only: a URL the router cannot decode, a body over its bound) → 400 without its message", () => {
+      for (const [code, statusCode] of [
+        ['FST_ERR_BAD_URL', 400],
+        ['FST_ERR_CTP_BODY_TOO_LARGE', 413],
+        ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 415],
+      ] as const) {
+        const error = Object.assign(new Error(`'/api/runs/%ZZ' is not a valid url component`), { code, statusCode });
+        expect(filter.map(error)).toEqual({ status: 400, body: { error: 'validation', details: [{ path: '', message: 'the request could not be read' }] } });
+      }
     });
 
     it('the raw-body checks (too deep, not UTF-8, another charset) → 400 saying which', () => {
