@@ -11,6 +11,7 @@ import {
   verifyJsonBody,
   verifyQueryString,
 } from '#common';
+import { routeOf } from './tracing.js';
 
 /**
  * The longest path parameter the router matches (Fastify's default is 100 characters, answered with a
@@ -59,7 +60,7 @@ const DATA_ROLES: readonly TokenRole[] = ['client'];
  */
 function planeGate(tokens: TokenRegistry): (request: FastifyRequest) => void {
   return (request) => {
-    const roles = planeRoles(request.is404 ? (request.url.split('?')[0] ?? '') : (request.routeOptions.url ?? ''));
+    const roles = planeRoles(routeOf(request) ?? request.url.split('?')[0] ?? '');
     if (roles === undefined) return;
     authenticateRequest(request, tokens, roles);
     verifyQueryString(request.url);

@@ -52,12 +52,11 @@ export function stepOutputText(executor: DBOSExecutor, value: unknown): string |
 
 /**
  * DBOS's round trip of a step's output (serializeFunctionInputOutput: the text, and the value a
- * replay would return), by JSON alone for a plain-JSON value under superjson (it has no functions
- * to stub).
+ * replay would return), through DBOS's module object: a plain-JSON value takes the direct path once
+ * roundTripPlainJsonDirectly is installed (below), like a workflow's arguments and result.
  */
-export async function roundTripStepOutput<T>(executor: DBOSExecutor, value: T, name: string): Promise<RoundTrip<T>> {
-  if (usesSuperjson(executor) && isPlainJson(value)) return plainRoundTrip(value);
-  return serializeFunctionInputOutput(value, [name, '<result>'], executor.serializer);
+export function roundTripStepOutput<T>(executor: DBOSExecutor, value: T, name: string): Promise<RoundTrip<T>> {
+  return dbosSerialization.serializeFunctionInputOutput(value, [name, '<result>'], executor.serializer);
 }
 
 type Path = Parameters<typeof serializeFunctionInputOutput>[1];

@@ -4,9 +4,9 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { runToEnd } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { type DbosSystemDatabase, dbosMethods } from './dbos-system.js';
 
-type SystemDatabase = DBOSExecutor['systemDatabase'];
-type Queue = Parameters<SystemDatabase['findAndMarkStartableWorkflows']>[0];
+type Queue = Parameters<DbosSystemDatabase['findAndMarkStartableWorkflows']>[0];
 type Claim = (queue: Queue, appVersion: string, localRunningCount: number, ownerXid: string) => Promise<string[]>;
 
 /** The columns a claim writes, with the deadline as its distance from the start (both stamped by the server). */
@@ -21,8 +21,8 @@ const CLAIMED = sql.raw(`workflow_uuid, status, executor_id, application_version
  */
 describe("a queue's claim in one statement, as DBOS claims", () => {
   let t: TestApp;
-  let system: SystemDatabase;
-  let dbos: SystemDatabase;
+  let system: DbosSystemDatabase;
+  let dbos: DbosSystemDatabase;
   let claims: [string, Claim][];
   let latest: string;
 
@@ -30,7 +30,7 @@ describe("a queue's claim in one statement, as DBOS claims", () => {
     // Every run goes through the intents queue: this app's worker claims them all through the statement.
     t = await startTestApp({ RUN_DIRECT_START: 'off' });
     system = DBOSExecutor.globalInstance!.systemDatabase;
-    dbos = Object.getPrototypeOf(system) as SystemDatabase;
+    dbos = dbosMethods(system);
     claims = [
       ['ours', (queue, version, running, owner) => system.findAndMarkStartableWorkflows(queue, 'exec-claim', version, undefined, running, 0, owner)],
       ['sdk', (queue, version, running, owner) => dbos.findAndMarkStartableWorkflows.call(system, queue, 'exec-claim', version, undefined, running, 0, owner)],

@@ -1,8 +1,6 @@
-import { type SystemDatabase, systemTable } from './workflow-outcome.js';
+import { type DbosSystemDatabase, dbosMethods, NOW_MS, systemTable } from './dbos-system.js';
 
-type Queue = Parameters<SystemDatabase['findAndMarkStartableWorkflows']>[0];
-
-const NOW_MS = `(EXTRACT(epoch FROM now()) * 1000)::bigint`;
+type Queue = Parameters<DbosSystemDatabase['findAndMarkStartableWorkflows']>[0];
 
 /**
  * A queue whose claim is this worker's business alone: no budget shared with other executors
@@ -87,8 +85,8 @@ function claimSql(schema: string, scope: string): string {
  * method. Installed on the launched executor's system database; `queue-claim.int-spec.ts` holds it to
  * DBOS's method, still on the prototype.
  */
-export function claimQueuedWorkflowsInOneStatement(system: SystemDatabase): void {
-  const dbos = Object.getPrototypeOf(system) as SystemDatabase;
+export function claimQueuedWorkflowsInOneStatement(system: DbosSystemDatabase): void {
+  const dbos = dbosMethods(system);
   // DBOS's application filter, after the statement's eight parameters: TRUE without a name, else
   // `(application_name = ANY($9) OR application_name IS NULL)` with the names as $9.
   const filterParams: unknown[] = new Array(8).fill(null);

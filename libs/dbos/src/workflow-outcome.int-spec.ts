@@ -3,8 +3,7 @@ import { sql } from 'kysely';
 import { runToEnd } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
 import { recordNoErrorWhileStopping } from './workflow-outcome.js';
-
-type SystemDatabase = DBOSExecutor['systemDatabase'];
+import { type DbosSystemDatabase, dbosMethods } from './dbos-system.js';
 
 interface Row {
   status: string;
@@ -21,7 +20,7 @@ interface Row {
  */
 describe("a workflow's success in one statement, as DBOS records it", () => {
   let t: TestApp;
-  let system: SystemDatabase;
+  let system: DbosSystemDatabase;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -42,7 +41,7 @@ describe("a workflow's success in one statement, as DBOS records it", () => {
           FROM dbos.workflow_status ws LEFT JOIN dbos.workflow_output wo USING (workflow_uuid)
          WHERE ws.workflow_uuid = ${id}`.execute(t.db)
     ).rows[0];
-  const status = (output: string) => ({ output }) as Parameters<SystemDatabase['recordWorkflowOutput']>[1];
+  const status = (output: string) => ({ output }) as Parameters<DbosSystemDatabase['recordWorkflowOutput']>[1];
 
   it('is installed, and a run ends with its status row and its output written by one transaction', async () => {
     expect(Object.hasOwn(system, 'recordWorkflowOutput')).toBe(true);
@@ -56,7 +55,7 @@ describe("a workflow's success in one statement, as DBOS records it", () => {
   it("answers and writes as DBOS's own method: not the owner, the owner, then already finished", async () => {
     for (const [suffix, record] of [
       ['ours', (id: string, owner: string) => system.recordWorkflowOutput(id, status('"done"'), owner)],
-      ['dbos', (id: string, owner: string) => (Object.getPrototypeOf(system) as SystemDatabase).recordWorkflowOutput.call(system, id, status('"done"'), owner)],
+      ['dbos', (id: string, owner: string) => dbosMethods(system).recordWorkflowOutput.call(system, id, status('"done"'), owner)],
     ] as const) {
       const id = `wf_outcome_${suffix}`;
       await pending(id, 'exec-a');
@@ -76,7 +75,7 @@ describe("a workflow's success in one statement, as DBOS records it", () => {
     let stopping = true;
     recordNoErrorWhileStopping(system, () => stopping);
     const error = { error: '{"json":{"name":"TypeError","message":"not launched"},"__dbos_serializer":"superjson"}' } as Parameters<
-      SystemDatabase['recordWorkflowError']
+      DbosSystemDatabase['recordWorkflowError']
     >[1];
     const id = 'wf_error_while_stopping';
     await pending(id, 'exec-a');

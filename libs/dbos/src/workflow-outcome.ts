@@ -1,15 +1,5 @@
 import { currentOwnerXid } from '@dbos-inc/dbos-sdk/internal/context';
-import type { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
-
-/** DBOS's system database object of the launched executor (not the Kysely `SystemDatabase` of system-database.ts). */
-export type SystemDatabase = DBOSExecutor['systemDatabase'];
-
-/** A DBOS system table, schema-qualified and quoted as DBOS names it. */
-export function systemTable(schema: string, name: string): string {
-  return `"${schema.replaceAll('"', '""')}".${name}`;
-}
-
-const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
+import { type DbosSystemDatabase, dbosMethods, NOW_MS, systemTable } from './dbos-system.js';
 
 /**
  * The SQL of a workflow's success: the status row moved from PENDING (still owned by the execution,
@@ -17,16 +7,15 @@ const NOW_MS = `(EXTRACT(EPOCH FROM now()) * 1000)::bigint`;
  * Answers whether it did.
  */
 function recordOutputSql(schema: string, owned: boolean): string {
-  const table = (name: string): string => systemTable(schema, name);
   return `
     WITH done AS (
-      UPDATE ${table('workflow_status')}
+      UPDATE ${systemTable(schema, 'workflow_status')}
          SET status = 'SUCCESS', updated_at = ${NOW_MS}, deduplication_id = NULL, completed_at = ${NOW_MS}, owner_xid = NULL
        WHERE workflow_uuid = $1 AND status = 'PENDING'${owned ? ' AND owner_xid = $3' : ''}
       RETURNING workflow_uuid
     ),
     written AS (
-      INSERT INTO ${table('workflow_output')} (workflow_uuid, output, error)
+      INSERT INTO ${systemTable(schema, 'workflow_output')} (workflow_uuid, output, error)
       SELECT workflow_uuid, $2, NULL FROM done
       ON CONFLICT (workflow_uuid) DO UPDATE SET output = EXCLUDED.output, error = EXCLUDED.error
     )
@@ -42,7 +31,7 @@ function recordOutputSql(schema: string, owned: boolean): string {
  * execution's to write). Installed on the launched executor's system database; a DBOS upgrade must
  * re-check it against `#recordWorkflowOutcome` (workflow-outcome.int-spec.ts holds it to that).
  */
-export function recordWorkflowOutputInOneStatement(system: SystemDatabase): void {
+export function recordWorkflowOutputInOneStatement(system: DbosSystemDatabase): void {
   const owned = recordOutputSql(system.schemaName, true);
   const unowned = recordOutputSql(system.schemaName, false);
   system.recordWorkflowOutput = async (workflowID, status, ownerXid) => {
@@ -71,8 +60,8 @@ export function recordWorkflowOutputInOneStatement(system: SystemDatabase): void
  * its last checkpoint, as after a crash. DBOS, told the error was not recorded, waits for the recorded
  * outcome instead, until the process exits.
  */
-export function recordNoErrorWhileStopping(system: SystemDatabase, stopping: () => boolean): void {
-  const dbos = Object.getPrototypeOf(system) as SystemDatabase;
+export function recordNoErrorWhileStopping(system: DbosSystemDatabase, stopping: () => boolean): void {
+  const dbos = dbosMethods(system);
   system.recordWorkflowError = async (workflowID, status, ownerXid) =>
     stopping() ? false : dbos.recordWorkflowError.call(system, workflowID, status, ownerXid);
 }

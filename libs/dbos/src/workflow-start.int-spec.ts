@@ -3,10 +3,14 @@ import { DBOSExecutor } from '@dbos-inc/dbos-sdk/internal/dbos-executor';
 import { sql } from 'kysely';
 import { runToEnd } from '../../../test/support/runs.js';
 import { startTestApp, type TestApp } from '../../../test/support/test-app.js';
+import { type DbosSystemDatabase, dbosMethods } from './dbos-system.js';
 
-type SystemDatabase = DBOSExecutor['systemDatabase'];
-type InitStatus = Parameters<SystemDatabase['initWorkflowStatus']>[0];
-type Start = (status: InitStatus, creatorXid: string | null, reusePolicy?: 'reject' | 'return-existing') => ReturnType<SystemDatabase['initWorkflowStatus']>;
+type InitStatus = Parameters<DbosSystemDatabase['initWorkflowStatus']>[0];
+type Start = (
+  status: InitStatus,
+  creatorXid: string | null,
+  reusePolicy?: 'reject' | 'return-existing',
+) => ReturnType<DbosSystemDatabase['initWorkflowStatus']>;
 
 /** Every column DBOS writes at a start, but the ID and the times the server stamps. */
 const COLUMNS = sql.raw(`ws.status, ws.name, ws.class_name, ws.config_name, ws.queue_name, ws.authenticated_user, ws.assumed_role,
@@ -21,13 +25,13 @@ const COLUMNS = sql.raw(`ws.status, ws.name, ws.class_name, ws.config_name, ws.q
  */
 describe("a workflow's start in one statement, as DBOS writes it", () => {
   let t: TestApp;
-  let system: SystemDatabase;
+  let system: DbosSystemDatabase;
   let starts: [string, Start][];
 
   beforeAll(async () => {
     t = await startTestApp();
     system = DBOSExecutor.globalInstance!.systemDatabase;
-    const dbos = Object.getPrototypeOf(system) as SystemDatabase;
+    const dbos = dbosMethods(system);
     starts = [
       ['ours', (status, creatorXid, reusePolicy) => system.initWorkflowStatus(status, creatorXid, undefined, reusePolicy)],
       ['sdk', (status, creatorXid, reusePolicy) => dbos.initWorkflowStatus.call(system, status, creatorXid, undefined, reusePolicy)],

@@ -1,8 +1,8 @@
 import { Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
-import { type SystemDatabase, systemTable } from './workflow-outcome.js';
+import { type DbosSystemDatabase, dbosMethods, systemTable } from './dbos-system.js';
 
-type InitStatus = Parameters<SystemDatabase['initWorkflowStatus']>[0];
-type Started = Awaited<ReturnType<SystemDatabase['initWorkflowStatus']>>;
+type InitStatus = Parameters<DbosSystemDatabase['initWorkflowStatus']>[0];
+type Started = Awaited<ReturnType<DbosSystemDatabase['initWorkflowStatus']>>;
 
 interface StatusRow {
   status: string;
@@ -91,8 +91,8 @@ function statusValues(s: InitStatus, creatorXid: string | null): unknown[] {
  * DBOS's own method runs. Installed on the launched executor's system database; a DBOS upgrade must
  * re-check it against `#initWorkflowStatusInternal` (workflow-start.int-spec.ts holds it to that).
  */
-export function initWorkflowStatusInOneStatement(system: SystemDatabase): void {
-  const dbos = Object.getPrototypeOf(system) as SystemDatabase;
+export function initWorkflowStatusInOneStatement(system: DbosSystemDatabase): void {
+  const dbos = dbosMethods(system);
   const insert = insertStatusSql(system.schemaName);
   system.initWorkflowStatus = async (initStatus, creatorXid, client, reusePolicy = 'return-existing'): Promise<Started> => {
     if (client !== undefined) return dbos.initWorkflowStatus.call(system, initStatus, creatorXid, client, reusePolicy);
